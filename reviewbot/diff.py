@@ -1,0 +1,178 @@
+"""The diff model: what each patch changes, file by file. The only module that imports unidiff.
+
+A patch's body (commit message, `---`, diffstat, diff) goes in; `ChangedFile`s come out, one per file
+the diff touches, with the post-image lines the patch shows and a map from post-image line numbers to
+the line of the body that shows them (so a finding can quote the exact diff line).
+
+What is known of a post-image depends on the file: a new file's whole post-image is in the patch; a
+modified file's is known only inside its hunks (`post_image_complete` says which). `sparse_text()`
+gives a text with every known post-image line at its own line number and every unknown line blank, so
+a parser's line numbers are the file's line numbers either way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+import unidiff
+
+from reviewbot.errors import InputError
+
+ADDED = "added"
+MODIFIED = "modified"
+DELETED = "deleted"
+RENAMED = "renamed"
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    """One line of a hunk: kind is '+', '-' or ' '; text has no prefix and no newline."""
+
+    kind: str
+    text: str
+    source_line: int | None
+    target_line: int | None
+    body_line: int  # 1-based line number in the patch body this line stands on
+
+
+@dataclass(frozen=True)
+class Hunk:
+    source_start: int
+    source_length: int
+    target_start: int
+    target_length: int
+    section: str  # the text after the second @@: usually the enclosing function or struct
+    header_body_line: int  # 1-based body line of the "@@ ... @@" header
+    lines: tuple[DiffLine, ...]
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    """One file a patch touches."""
+
+    path: str  # the post-image path (the pre-image path for a deleted file)
+    source_path: str | None  # the pre-image path; None for a new file
+    status: str  # added | modified | deleted | renamed
+    is_binary: bool
+    hunks: tuple[Hunk, ...]
+    post_image: Mapping[int, str]  # post-image line number -> text, for each line the patch shows
+    body_lines: Mapping[int, int]  # post-image line number -> body line number
+    added_lines: frozenset[int]  # post-image line numbers of '+' lines
+
+    @property
+    def post_image_complete(self) -> bool:
+        """True when the whole post-image is in the patch (a new file); else only the hunks are."""
+        return self.status == ADDED and not self.is_binary
+
+    @property
+    def post_image_length(self) -> int:
+        return max(self.post_image, default=0)
+
+    def sparse_text(self) -> str:
+        """The post-image with every line the patch does not show left blank.
+
+        Line N of the result is line N of the file whenever the patch shows it; for a new file this
+        is exactly the file.
+        """
+        if not self.post_image:
+            return ""
+        return "".join(self.post_image.get(n, "") + "\n" for n in range(1, self.post_image_length + 1))
+
+    def removed_lines(self) -> tuple[DiffLine, ...]:
+        return tuple(line for hunk in self.hunks for line in hunk.lines if line.kind == "-")
+
+
+_DIFF_START = re.compile(r"^(diff --git |--- |Index: )", re.MULTILINE)
+
+
+def parse_changed_files(body: str) -> tuple[ChangedFile, ...]:
+    """Read every file diff in a patch body. Raises InputError on a diff unidiff cannot read."""
+    start = _DIFF_START.search(body)
+    if start is None:
+        return ()
+    # unidiff numbers lines from the text it is given; count the body lines before the diff so
+    # every DiffLine knows where it stands in the whole body.
+    offset = body.count("\n", 0, start.start())
+    diff_text = body[start.start():]
+    diff_text = _strip_signature(diff_text)
+    try:
+        patch_set = unidiff.PatchSet(diff_text)
+    except unidiff.UnidiffParseError as exc:
+        raise InputError(f"broken diff: {_first_line(str(exc))}") from None
+    return tuple(_changed_file(pf, offset) for pf in patch_set)
+
+
+def _strip_signature(diff_text: str) -> str:
+    # git format-patch ends the mail with "-- \n<version>"; unidiff would read "-- " as a removed
+    # line "- " of the last hunk when the hunk counts allow it, so cut the signature off.
+    sig = re.search(r"^-- \n(?:[^\n]*\n?){0,3}\Z", diff_text, re.MULTILINE)
+    return diff_text[: sig.start()] if sig else diff_text
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "unreadable diff"
+
+
+def _strip_prefix(path: str | None) -> str | None:
+    if path is None or path == "/dev/null":
+        return None
+    return path[2:] if path.startswith(("a/", "b/")) else path
+
+
+def _changed_file(pf: unidiff.PatchedFile, offset: int) -> ChangedFile:
+    source = _strip_prefix(pf.source_file)
+    target = _strip_prefix(pf.target_file)
+    if pf.is_added_file:
+        status = ADDED
+    elif pf.is_removed_file:
+        status = DELETED
+    elif pf.is_rename or (source and target and source != target):
+        status = RENAMED
+    else:
+        status = MODIFIED
+    path = target if status != DELETED else source
+    if path is None:
+        path = pf.path
+    hunks = []
+    post_image: dict[int, str] = {}
+    body_lines: dict[int, int] = {}
+    added: set[int] = set()
+    for h in pf:
+        lines = []
+        for ln in h:
+            kind = ln.line_type if ln.line_type in "+- " else " "
+            text = ln.value.rstrip("\n")
+            if text.endswith("\r"):
+                text = text[:-1]
+            body_line = ln.diff_line_no + offset
+            lines.append(DiffLine(kind, text, ln.source_line_no, ln.target_line_no, body_line))
+            if ln.target_line_no is not None and status != DELETED:
+                post_image[ln.target_line_no] = text
+                body_lines[ln.target_line_no] = body_line
+                if kind == "+":
+                    added.add(ln.target_line_no)
+        header_line = lines[0].body_line - 1 if lines else offset
+        hunks.append(
+            Hunk(
+                h.source_start,
+                h.source_length,
+                h.target_start,
+                h.target_length,
+                (h.section_header or "").strip(),
+                header_line,
+                tuple(lines),
+            )
+        )
+    return ChangedFile(
+        path=path,
+        source_path=source,
+        status=status,
+        is_binary=bool(getattr(pf, "is_binary_file", False)),
+        hunks=tuple(hunks),
+        post_image=MappingProxyType(post_image),
+        body_lines=MappingProxyType(body_lines),
+        added_lines=frozenset(added),
+    )

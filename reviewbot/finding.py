@@ -1,0 +1,40 @@
+"""A finding: one thing a check found in one patch. A small frozen value; rendering lives elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SEVERITIES = ("info", "warning", "error")  # in rising order
+CONFIDENCES = ("low", "medium", "high")
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str  # rule id, e.g. "SRCU002"
+    severity: str  # info | warning | error
+    confidence: str  # low | medium | high
+    patch: str  # Message-ID of the patch (without <>)
+    file: str  # post-image path
+    line: int  # first post-image line the finding is about
+    end_line: int  # last post-image line (== line for one line)
+    message: str  # one or a few sentences, worded as a reviewer would
+    quoted: tuple[str, ...] = ()  # the diff lines the finding is about, with their +/-/space prefix
+    trace: tuple[str, ...] = ()  # for model findings: the counterexample, step by step
+    see: str = ""  # a Documentation/ path or lore link that explains the rule
+    replied_by: str | None = None  # Message-ID of a human reply that already raised this point
+    extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}")
+        if self.confidence not in CONFIDENCES:
+            raise ValueError(f"unknown confidence {self.confidence!r}")
+        if self.end_line < self.line:
+            raise ValueError("end_line before line")
+
+    def sort_key(self) -> tuple:
+        return (self.patch, self.file, self.line, self.end_line, self.rule, self.message)

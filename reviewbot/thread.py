@@ -1,0 +1,209 @@
+"""Thread -> Series -> Patch: which messages are the series under review, and who answered what.
+
+b4's LoreMailbox does the threading (versions, cover letters, patch counters, missing slots); this
+module turns its result into our own small frozen values and attaches every reply to the patch (or
+cover letter) it answers, walking In-Reply-To and then References up to the nearest message that is
+part of the series, so a reply to a reply, or to a message the archive lost, still finds its patch.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from reviewbot import lore
+from reviewbot.diff import ChangedFile, parse_changed_files
+from reviewbot.errors import InputError
+
+
+@dataclass(frozen=True)
+class Reply:
+    msgid: str
+    subject: str
+    author_name: str
+    author_email: str
+    date: str
+    in_reply_to: str | None
+    body: str
+
+
+@dataclass(frozen=True)
+class Patch:
+    msgid: str
+    subject: str  # the full subject, "[PATCH v1 01/14] mm: ..."
+    title: str  # the subject without the [PATCH ...] prefix
+    counter: int
+    total: int
+    revision: int
+    author_name: str
+    author_email: str
+    date: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    references: tuple[str, ...]
+    body: str  # the plain-text body: commit message, "---", diffstat, diff
+    changed_files: tuple[ChangedFile, ...]
+    replies: tuple[Reply, ...] = ()
+
+    @property
+    def commit_message(self) -> str:
+        """The commit message: the body up to the first "---" line (where git puts the diffstat)."""
+        lines = []
+        for line in self.body.splitlines():
+            if line.rstrip() == "---" or line.startswith("diff --git "):
+                break
+            lines.append(line)
+        return "\n".join(lines).rstrip() + "\n"
+
+
+@dataclass(frozen=True)
+class Series:
+    revision: int
+    total: int
+    title: str
+    cover: Patch | None  # the cover letter (counter 0), with no changed files
+    patches: tuple[Patch, ...]  # the patches the archive has, in counter order
+    missing: tuple[int, ...]  # counters of the patches the archive does not have
+    revisions: tuple[int, ...]  # every version of this series seen in the thread
+    orphan_replies: tuple[Reply, ...] = ()  # replies we could not place under any message
+
+
+def assemble(msgs: list[EmailMessage], msgid: str) -> Series:
+    """The latest version of the series that the message `msgid` belongs to.
+
+    Raises InputError when msgid is not in `msgs` or the thread holds no patches.
+    """
+    by_id = {}
+    for msg in msgs:
+        mid = lore.clean_msgid(msg)
+        if mid and mid not in by_id:
+            by_id[mid] = msg
+    if msgid not in by_id:
+        raise InputError(f"Message-ID <{msgid}> is not in the thread")
+    mailbox = lore.series_mailbox(list(by_id.values()))
+    series = lore.mailbox_series(mailbox, None)
+    if series is None or not any(p is not None for p in series.patches[1:]):
+        raise InputError(f"no patches in the thread of <{msgid}>")
+
+    present = [(n, p) for n, p in enumerate(series.patches) if p is not None and n > 0]
+    missing = tuple(n for n in range(1, series.expected + 1) if series.patches[n] is None)
+    cover_lmsg = series.patches[0] if series.has_cover else None
+
+    # Attach replies: each reply goes to the nearest series message above it.
+    anchors = {p.msgid for _, p in present}
+    if cover_lmsg is not None:
+        anchors.add(cover_lmsg.msgid)
+    replies: dict[str, list[Reply]] = {a: [] for a in anchors}
+    orphans: list[Reply] = []
+    for mid, msg in by_id.items():
+        if mid in anchors:
+            continue
+        lmsg = mailbox.msgid_map.get(mid)
+        if lmsg is None or not lmsg.reply:
+            continue  # other versions' patches and covers are not replies
+        anchor = _nearest_anchor(msg, mid, by_id, anchors)
+        reply = _reply(msg, mid, lmsg)
+        (replies[anchor] if anchor else orphans).append(reply)
+
+    patches = tuple(_patch(p, n, series, replies[p.msgid]) for n, p in present)
+    cover = _patch(cover_lmsg, 0, series, replies[cover_lmsg.msgid], diff=False) if cover_lmsg else None
+    return Series(
+        revision=series.revision,
+        total=series.expected,
+        title=(cover_lmsg.subject if cover_lmsg is not None else series.subject) or "",
+        cover=cover,
+        patches=patches,
+        missing=missing,
+        revisions=tuple(sorted(mailbox.series)),
+        orphan_replies=tuple(sorted(orphans, key=_reply_order)),
+    )
+
+
+def _nearest_anchor(msg: EmailMessage, mid: str, by_id: dict, anchors: set[str]) -> str | None:
+    seen = {mid}
+    current = msg
+    while current is not None:
+        parents = _parents(current)
+        for parent in parents:
+            if parent in anchors:
+                return parent
+        # Climb through the nearest parent we have; if we lack it, References still names the
+        # ancestors further up, which the loop above already checked.
+        nxt = next((p for p in parents if p in by_id and p not in seen), None)
+        if nxt is None:
+            return None
+        seen.add(nxt)
+        current = by_id[nxt]
+    return None
+
+
+def _parents(msg: EmailMessage) -> list[str]:
+    """In-Reply-To first, then References from the nearest ancestor up."""
+    out = []
+    irt = _msgids(str(msg.get("In-Reply-To", "") or ""))
+    out.extend(irt[:1])
+    refs = _msgids(str(msg.get("References", "") or ""))
+    out.extend(r for r in reversed(refs) if r not in out)
+    return out
+
+
+def _msgids(header: str) -> list[str]:
+    ids = []
+    for chunk in header.replace("\n", " ").split("<")[1:]:
+        mid = chunk.split(">", 1)[0].strip()
+        if mid:
+            ids.append(mid)
+    return ids
+
+
+def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
+    values = [str(v) for v in msg.get_all(name, [])]
+    return tuple(email.utils.formataddr(pair) for pair in email.utils.getaddresses(values) if pair[1])
+
+
+def _reply(msg: EmailMessage, mid: str, lmsg) -> Reply:
+    irt = _msgids(str(msg.get("In-Reply-To", "") or ""))
+    return Reply(
+        msgid=mid,
+        subject=lmsg.full_subject,
+        author_name=lmsg.fromname or "",
+        author_email=lmsg.fromemail or "",
+        date=str(msg.get("Date", "")),
+        in_reply_to=irt[0] if irt else None,
+        body=lmsg.body or "",
+    )
+
+
+def _reply_order(reply: Reply) -> tuple:
+    try:
+        stamp = email.utils.parsedate_to_datetime(reply.date).timestamp()
+    except (TypeError, ValueError, IndexError):
+        stamp = 0.0
+    return (stamp, reply.msgid)
+
+
+def _patch(lmsg, counter: int, series, replies: list[Reply], diff: bool = True) -> Patch:
+    msg = lmsg.msg
+    body = lmsg.body or ""
+    try:
+        changed = parse_changed_files(body) if diff else ()
+    except InputError as exc:
+        raise InputError(f"patch {counter}/{series.expected} <{lmsg.msgid}>: {exc}") from None
+    return Patch(
+        msgid=lmsg.msgid,
+        subject=lmsg.full_subject,
+        title=lmsg.subject,
+        counter=counter,
+        total=series.expected,
+        revision=series.revision,
+        author_name=lmsg.fromname or "",
+        author_email=lmsg.fromemail or "",
+        date=str(msg.get("Date", "")),
+        to=_addresses(msg, "To"),
+        cc=_addresses(msg, "Cc"),
+        references=tuple(_msgids(str(msg.get("References", "") or ""))),
+        body=body,
+        changed_files=changed,
+        replies=tuple(sorted(replies, key=_reply_order)),
+    )
