@@ -176,3 +176,17 @@ def _changed_file(pf: unidiff.PatchedFile, offset: int) -> ChangedFile:
         body_lines=MappingProxyType(body_lines),
         added_lines=frozenset(added),
     )
+
+
+def new_file_diff(path: str, text: str) -> str:
+    """The diff of a patch that adds `path` with content `text`, as git format-patch writes it.
+
+    Used to review code that did not come in a patch (a rule's cases.c, a source tree swept for
+    false positives) with exactly the same machinery as a patch that adds the file.
+    """
+    lines = text.splitlines()
+    out = [f"diff --git a/{path} b/{path}", "new file mode 100644", "--- /dev/null", f"+++ b/{path}"]
+    if lines:
+        out.append(f"@@ -0,0 +1,{len(lines)} @@" if len(lines) != 1 else "@@ -0,0 +1 @@")
+        out.extend("+" + line for line in lines)
+    return "\n".join(out) + "\n"

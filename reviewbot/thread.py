@@ -207,3 +207,33 @@ def _patch(lmsg, counter: int, series, replies: list[Reply], diff: bool = True) 
         changed_files=changed,
         replies=tuple(sorted(replies, key=_reply_order)),
     )
+
+
+def file_patch(path: str, text: str, msgid: str | None = None) -> Patch:
+    """A patch that adds one whole file: how code that came in no mail (a rule's cases.c, a file of
+    a kernel tree swept for false positives) is reviewed by the same engine as a real patch."""
+    from reviewbot.diff import new_file_diff
+
+    body = f"Add {path}.\n---\n" + new_file_diff(path, text)
+    return Patch(
+        msgid=msgid or path,
+        subject=f"[PATCH] add {path}",
+        title=f"add {path}",
+        counter=1,
+        total=1,
+        revision=1,
+        author_name="",
+        author_email="",
+        date="",
+        to=(),
+        cc=(),
+        references=(),
+        body=body,
+        changed_files=parse_changed_files(body),
+    )
+
+
+def single_series(patches: tuple[Patch, ...], title: str = "") -> Series:
+    """A series of patches that came without a thread."""
+    total = max((p.total for p in patches), default=0)
+    return Series(revision=1, total=total, title=title, cover=None, patches=patches, missing=(), revisions=(1,))

@@ -1,0 +1,188 @@
+"""The command line: parse arguments, call the stages, map every failure to one line and an exit code.
+
+Exit codes: 0 reviewed, nothing at or above --fail-on; 1 findings at or above it; 2 bad input or
+usage; 3 the archive could not be reached or answered wrongly; 4 a bug in reviewbot (one line too;
+REVIEWBOT_DEBUG=1 shows the traceback); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from reviewbot import __version__
+from reviewbot.errors import EXIT_FINDINGS, EXIT_OK, InputError, ReviewbotError
+
+EXIT_BUG = 4
+FORMATS = ("text", "json")
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit 2 like every other bad input."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise InputError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="reviewbot", description="Review Linux kernel patches posted to mailing lists.")
+    parser.add_argument("--version", action="version", version=f"reviewbot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    review = sub.add_parser("review", help="fetch a thread by Message-ID and review its latest series")
+    review.add_argument("msgid", help="Message-ID of any message in the thread (<id>, id:..., lore URL)")
+    src = review.add_argument_group("where the thread comes from")
+    src.add_argument("--mbox", metavar="PATH", help="a local mbox or maildir instead of the archives")
+    src.add_argument("--lore", metavar="URL", help="a public-inbox base URL, e.g. https://lore.kernel.org/all/")
+    src.add_argument("--offline", action="store_true", help="never touch the network")
+    src.add_argument("--no-cache", action="store_true", help="do not read fetched threads from the cache")
+    _add_run_options(review)
+    review.set_defaults(func=cmd_review)
+
+    rules = sub.add_parser("rules", help="list the rules")
+    rules.add_argument("--format", choices=FORMATS, default="text")
+    rules.add_argument("--rules-dir", metavar="DIR", help="load rules from this folder instead")
+    rules.set_defaults(func=cmd_rules)
+
+    explain = sub.add_parser("explain", help="print a rule's documentation")
+    explain.add_argument("rule", help="rule id or name")
+    explain.add_argument("--rules-dir", metavar="DIR", help="load rules from this folder instead")
+    explain.set_defaults(func=cmd_explain)
+
+    try:
+        from reviewbot import parsetool
+    except ImportError:  # the C front end's tool is optional while it is being built
+        parsetool = None
+    if parsetool is not None:
+        parsetool.add_parser(sub)
+    return parser
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    out = p.add_argument_group("output")
+    out.add_argument("--format", choices=FORMATS, default="text")
+    out.add_argument("--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    out.add_argument("--fail-on", choices=FAIL_ON, default="error",
+                     help="exit 1 when a finding is at or above this severity (default: error)")
+    sel = p.add_argument_group("rules")
+    sel.add_argument("--rules", metavar="IDS", help="run only these rules (ids, names or packs, comma-separated)")
+    sel.add_argument("--skip", metavar="IDS", help="do not run these rules")
+    sel.add_argument("--rules-dir", metavar="DIR", help="load rules from this folder instead of the shipped ones")
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from reviewbot import fetch, thread
+
+    msgid = fetch.parse_msgid(args.msgid)
+    source = fetch.Source(mbox=args.mbox, lore=args.lore, use_cache=not args.no_cache, offline=args.offline)
+    msgs = fetch.fetch_thread(msgid, source)
+    series = thread.assemble(msgs, msgid)
+    return _review_and_report(series, args)
+
+
+def _review_and_report(series, args: argparse.Namespace) -> int:
+    from reviewbot import engine, rulepack
+
+    rules = rulepack.select(_load_rules(args), args.rules, args.skip)
+    review = engine.run(series, rules)
+    _emit(_render(review, args.format), args.output)
+    return exit_code(review.findings, args.fail_on)
+
+
+def exit_code(findings, fail_on: str) -> int:
+    from reviewbot.finding import severity_rank
+
+    if fail_on == "never":
+        return EXIT_OK
+    floor = severity_rank(fail_on)
+    return EXIT_FINDINGS if any(severity_rank(f.severity) >= floor for f in findings) else EXIT_OK
+
+
+def _render(review, fmt: str) -> str:
+    if fmt == "json":
+        from reviewbot.render import json as renderer
+    else:
+        from reviewbot.render import text as renderer
+    return renderer.render(review)
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        from reviewbot.outfile import write_atomic
+
+        write_atomic(output, text.encode("utf-8"))
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _load_rules(args: argparse.Namespace):
+    from pathlib import Path
+
+    from reviewbot import rulepack
+
+    return rulepack.load_rules(Path(args.rules_dir) if getattr(args, "rules_dir", None) else None)
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    rules = _load_rules(args)
+    if args.format == "json":
+        import json
+
+        rows = [{"id": r.id, "name": r.name, "pack": r.pack, "severity": r.severity,
+                 "confidence": r.confidence, "summary": r.summary, "see": r.see} for r in rules]
+        _emit(json.dumps(rows, indent=2) + "\n", None)
+    else:
+        lines = [f"{r.id}  {r.name}  [{r.severity}, {r.confidence}]\n    {r.summary}\n    see: {r.see}" for r in rules]
+        _emit("\n".join(lines) + "\n", None)
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    rules = _load_rules(args)
+    for r in rules:
+        if args.rule in (r.id, r.name):
+            _emit(r.readme or f"{r.id} {r.name}: {r.summary}\n", None)
+            return EXIT_OK
+    raise InputError(f"no rule {args.rule!r} (see `reviewbot rules`)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except ReviewbotError as exc:
+        _fail(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`reviewbot ... | head`): not an error of ours.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
+    except SystemExit as exc:  # --help, --version
+        return int(exc.code or 0) if isinstance(exc.code, int) else 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+        if os.environ.get("REVIEWBOT_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
+        return EXIT_BUG
+
+
+def _fail(message: str) -> None:
+    line = " ".join(message.split())
+    if not line.startswith("reviewbot"):
+        line = f"reviewbot: {line}"
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The engine: run every rule on every patch of a series, keep what concerns changed code, order it.
+
+A rule's judge sees one changed file at a time (or one patch, for rules about the commit message) and
+returns `Hit`s; the engine turns hits into Findings (the rule's metadata, the patch, the quoted diff
+lines) and drops every hit that touches no line the patch adds: a reviewer comments on the change,
+not on the code around it. A hit may name `related` lines: the lines that make it a finding (an
+added srcu_read_lock whose missing unlock is at an unchanged return); it is kept when any of them
+is added.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterable, Mapping
+
+from reviewbot.diff import ChangedFile
+from reviewbot.finding import Finding
+from reviewbot.rulepack import Rule
+from reviewbot.thread import Patch, Series
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule's judge reports: where, and the values for the rule's message template."""
+
+    line: int
+    end_line: int | None = None
+    args: Mapping[str, Any] = field(default_factory=dict)
+    trace: tuple[str, ...] = ()
+    related: tuple[int, ...] = ()
+    file: str | None = None  # for patch-scope rules: which file the line is in
+    message: str | None = None  # overrides the template when a judge must word it itself
+
+
+@dataclass
+class FileContext:
+    """What a judge may read about one changed file. Parsing happens on first use, once."""
+
+    patch: Patch
+    file: ChangedFile
+    rule: Rule | None = None
+    _units: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def path(self) -> str:
+        return self.file.path
+
+    @property
+    def added_lines(self) -> frozenset[int]:
+        return self.file.added_lines
+
+    @cached_property
+    def unit(self):
+        """The parsed post-image (a csource CUnit)."""
+        from reviewbot import csource
+
+        key = id(self.file)
+        if key not in self._units:
+            self._units[key] = csource.parse_changed_file(self.file)
+        return self._units[key]
+
+    @cached_property
+    def facts(self):
+        from reviewbot import facts
+
+        return facts.extract(self.unit)
+
+    def query_matches(self) -> list[dict]:
+        """The matches of the rule's query.scm on this file: capture name -> list of nodes."""
+        from reviewbot import csource
+
+        if self.rule is None or self.rule.query_source is None:
+            return []
+        return csource.query_matches(self.unit, self.rule.query_source)
+
+
+@dataclass
+class PatchContext:
+    """What a patch-scope judge may read: the patch, its commit message and its changed files."""
+
+    patch: Patch
+    files: list[FileContext]
+    rule: Rule | None = None
+
+    @property
+    def commit_message(self) -> str:
+        return self.patch.commit_message
+
+
+@dataclass(frozen=True)
+class Review:
+    series: Series
+    findings: tuple[Finding, ...]
+    not_modelled: tuple[dict, ...] = ()
+    rules: tuple[str, ...] = ()
+
+
+def wants(rule: Rule, path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(name, pattern) for pattern in rule.files)
+
+
+def run(series: Series, rules: list[Rule]) -> Review:
+    findings: list[Finding] = []
+    order = {p.msgid: p.counter for p in series.patches}
+    for patch in series.patches:
+        findings.extend(run_patch(patch, rules))
+    findings = sorted(set(findings), key=lambda f: (order.get(f.patch, 0), *f.sort_key()))
+    return Review(series=series, findings=tuple(findings), rules=tuple(r.id for r in rules))
+
+
+def run_patch(patch: Patch, rules: list[Rule]) -> list[Finding]:
+    units: dict = {}  # parsed files shared by every rule on this patch
+    contexts = [FileContext(patch, cf, None, units) for cf in patch.changed_files if not cf.is_binary]
+    by_path = {c.path: c for c in contexts}
+    out: list[Finding] = []
+    for rule in rules:
+        if rule.scope == "patch":
+            wanted = [FileContext(patch, c.file, rule, units) for c in contexts if wants(rule, c.path)]
+            for hit in rule.check(PatchContext(patch, wanted, rule)) or ():
+                ctx = by_path.get(hit.file or "")
+                if ctx is not None:
+                    out.extend(_finding(rule, patch, ctx.file, hit))
+            continue
+        for base in contexts:
+            if not wants(rule, base.path):
+                continue
+            ctx = FileContext(patch, base.file, rule, units)
+            for hit in rule.check(ctx) or ():
+                out.extend(_finding(rule, patch, base.file, hit))
+    return out
+
+
+def _finding(rule: Rule, patch: Patch, cf: ChangedFile, hit: Hit) -> Iterable[Finding]:
+    end = hit.end_line if hit.end_line is not None else hit.line
+    span = set(range(hit.line, end + 1)) | set(hit.related)
+    if not span & cf.added_lines:
+        return ()
+    message = hit.message if hit.message is not None else rule.message.format_map(_Args(hit.args))
+    return (
+        Finding(
+            rule=rule.id,
+            severity=rule.severity,
+            confidence=rule.confidence,
+            patch=patch.msgid,
+            file=cf.path,
+            line=hit.line,
+            end_line=end,
+            message=message,
+            quoted=quote(patch, cf, hit.line, end),
+            trace=tuple(hit.trace),
+            see=rule.see,
+        ),
+    )
+
+
+class _Args(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def quote(patch: Patch, cf: ChangedFile, line: int, end: int) -> tuple[str, ...]:
+    """The patch body's own lines (with their +/space prefix) for post-image lines line..end."""
+    body = patch.body.splitlines()
+    out = []
+    for n in range(line, end + 1):
+        at = cf.body_lines.get(n)
+        if at is not None and 0 < at <= len(body):
+            out.append(body[at - 1])
+    return tuple(out)

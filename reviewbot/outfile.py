@@ -1,0 +1,43 @@
+"""Writing output files so that a reader never sees half of one.
+
+Every file reviewbot writes goes through here: written to a temporary file in the same folder,
+flushed to disk, then renamed over the target in one step. An interrupted run leaves the old file
+(or none), never a truncated one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from reviewbot.errors import InputError
+
+
+def write_atomic(path: str, data: bytes, *, overwrite: bool = True) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not overwrite and os.path.exists(path):
+        raise InputError(f"{path} exists; not overwriting it")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".reviewbot-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            # link() fails if the target appeared meanwhile: never clobber a file we did not expect.
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise InputError(f"{path} exists; not overwriting it") from None
+            os.unlink(tmp)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
