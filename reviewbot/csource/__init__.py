@@ -1,0 +1,1 @@
+"""The kernel C front end: the only package that imports tree_sitter / tree_sitter_c."""

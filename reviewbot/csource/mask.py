@@ -1,0 +1,375 @@
+"""A length-preserving rewrite of kernel C idioms so tree-sitter-c reads them as plain C.
+
+tree-sitter-c knows C, not the kernel's macro dialect: `list_for_each_entry(pos, head, member) {`
+reads as a call missing its `;`, `__rcu`/`__user` and `__must_hold(&l)` are ERROR nodes,
+`static DEFINE_PER_CPU(int, x);` is a broken type, and `#ifdef` branches that each open a brace
+break every function they sit in. `mask()` rewrites those spots *in place*: every byte of the
+result stands where the same byte of the source stands, so a node's byte range and line in the
+masked text are its byte range and line in the source (and in the diff). Checks always read the
+original text through those ranges, never the masked text.
+
+What is rewritten (each measured on linux-source-6.1 kernel/bpf and mm, biggest first; see
+docs/csource.md and bench/parse_bench.py):
+
+* comments become spaces (their spans are returned so kernel-doc can be read from the source);
+* `#if/#ifdef/#ifndef/#elif/#else/#endif` lines become blank and only the first branch is kept
+  (the `#else` branch of `#if 0` instead), so every function sees one consistent set of braces;
+* annotations (`__rcu`, `__user`, `__init`, `__must_hold(...)`, `__attribute__((...))`, ...) become
+  spaces;
+* iterator macros used as statements (`list_for_each_entry_srcu(p, h, m, c) {`, brace-less bodies
+  too) get their name replaced by `while` padded with spaces: the argument list stays in place as
+  a comma expression in the loop condition;
+* function-defining macros (`BPF_CALL_3(name, T1, a1, ...)`, `SYSCALL_DEFINE2(...)`) become
+  `int name(T1 a1, ...)` by rewriting the macro name and the separating commas only;
+* type arguments of macro calls (`container_of(p, struct foo, m)`, `min_t(unsigned long, ...)`)
+  become identifiers by turning the spaces between their words into `_`;
+* top-level macro lines without a `;` (`BTF_ID(struct, x)`) and member macros in structs become
+  blank.
+
+Everything works on bytes with precompiled regexes, so non-ASCII text, invalid UTF-8 and NUL bytes
+pass through unchanged in length.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Every byte but newline becomes a space, so line numbers survive blanking.
+_BLANK_TABLE = bytes(b if b == 0x0A else 0x20 for b in range(256))
+
+
+def blank(text: bytes) -> bytes:
+    """`text` with every byte but newline turned into a space."""
+    return text.translate(_BLANK_TABLE)
+
+
+@dataclass(frozen=True)
+class Masked:
+    """The masked text and the byte spans of the source's comments (blank in `text`)."""
+
+    text: bytes
+    comments: tuple[tuple[int, int], ...]
+
+
+def mask(source: bytes) -> bytes:
+    """`source` with kernel idioms rewritten; always exactly as long as `source`."""
+    return mask_source(source).text
+
+
+def mask_source(source: bytes) -> Masked:
+    if isinstance(source, str):  # be kind to callers; offsets are bytes either way
+        source = source.encode("utf-8", "surrogateescape")
+    rewrite = _Rewrite(source)
+    rewrite.conditionals()
+    rewrite.annotations()
+    rewrite.function_macros()
+    rewrite.iterators()
+    rewrite.type_arguments()
+    rewrite.declaration_macros()
+    text = bytes(rewrite.out)
+    assert len(text) == len(source)
+    return Masked(text, tuple(rewrite.comments))
+
+
+# --- comments and literals -------------------------------------------------------------------
+
+_COMMENT_OR_LITERAL = re.compile(
+    rb"//[^\n]*"
+    rb"|/\*.*?\*/"
+    rb"|/\*.*"  # an unterminated comment runs to the end of the text
+    rb'|"(?:\\.|[^"\\\n])*"'
+    rb"|'(?:\\.|[^'\\\n])*'",
+    re.S,
+)
+
+
+class _Rewrite:
+    """Two views of the text being rewritten, edited together.
+
+    `out` is the result (comments blank, string literals intact); `code` is the view the
+    patterns match on, where string and character literals are blank inside their quotes too, so
+    a `(` or `#if` in a string or comment never counts.
+    """
+
+    def __init__(self, source: bytes):
+        out_parts: list[bytes] = []
+        code_parts: list[bytes] = []
+        comments: list[tuple[int, int]] = []
+        pos = 0
+        for m in _COMMENT_OR_LITERAL.finditer(source):
+            start, end = m.span()
+            if start > pos:
+                chunk = source[pos:start]
+                out_parts.append(chunk)
+                code_parts.append(chunk)
+            token = m.group()
+            if token[0] == 0x2F:  # '/': a comment
+                empty = token.translate(_BLANK_TABLE)
+                out_parts.append(empty)
+                code_parts.append(empty)
+                comments.append((start, end))
+            else:
+                out_parts.append(token)
+                code_parts.append(token[:1] + token[1:-1].translate(_BLANK_TABLE) + token[-1:])
+            pos = end
+        out_parts.append(source[pos:])
+        code_parts.append(source[pos:])
+        self.out = bytearray(b"".join(out_parts))
+        self.code = bytearray(b"".join(code_parts))
+        self.comments = comments
+
+    # -- editing helpers
+
+    def put(self, start: int, replacement: bytes) -> None:
+        end = start + len(replacement)
+        self.out[start:end] = replacement
+        self.code[start:end] = replacement
+
+    def erase(self, start: int, end: int) -> None:
+        if end > start:
+            self.put(start, bytes(self.code[start:end]).translate(_BLANK_TABLE))
+
+    def closing_paren(self, open_at: int) -> int:
+        """Offset of the `)` matching the `(` at `open_at`, or -1 when it is not closed."""
+        depth = 0
+        search = _PAREN.search
+        pos = open_at
+        while True:
+            m = search(self.code, pos)
+            if m is None:
+                return -1
+            if m.group() == b"(":
+                depth += 1
+            else:
+                depth -= 1
+                if depth == 0:
+                    return m.start()
+            pos = m.end()
+
+    def split_arguments(self, open_at: int, close_at: int) -> list[tuple[int, int]]:
+        """Byte spans of the top-level comma-separated arguments between two parens."""
+        spans = []
+        depth = 0
+        start = open_at + 1
+        for m in _ARG_PUNCT.finditer(self.code, open_at + 1, close_at):
+            c = m.group()
+            if c in b"([{":
+                depth += 1
+            elif c in b")]}":
+                depth -= 1
+            elif depth == 0:
+                spans.append((start, m.start()))
+                start = m.end()
+        spans.append((start, close_at))
+        return spans
+
+    def _on_directive_line(self, at: int) -> bool:
+        line_start = self.code.rfind(b"\n", 0, at) + 1
+        return _DIRECTIVE_START.match(self.code, line_start) is not None
+
+    # -- passes
+
+    def conditionals(self) -> None:
+        """Blank conditional directives and every branch but the one kept.
+
+        The first branch is kept (for `#if 0`, the next one): one consistent view of the code,
+        which is what a reviewer reads first, and which keeps braces balanced.
+        """
+        # Stack entries: [keeping_now, a_branch_was_kept, parent_keeping]
+        stack: list[list[bool]] = []
+        keeping = True
+        skip_from = -1
+        for m in _CONDITIONAL.finditer(self.code):
+            kind = m.group(1)
+            start, end = m.span()
+            if kind in (b"if", b"ifdef", b"ifndef"):
+                take = keeping and not _IF_ZERO.match(self.code, m.end(1))
+                stack.append([take, take, keeping])
+                if keeping and not take:
+                    skip_from = start
+                keeping = take
+            elif not stack:
+                pass  # an #else/#endif without its #if: leave it to the parser
+            elif kind in (b"elif", b"else"):
+                entry = stack[-1]
+                if entry[0]:
+                    skip_from = start  # the kept branch ends here
+                take = entry[2] and not entry[1]
+                if take and kind == b"elif" and _IF_ZERO.match(self.code, m.end(1)):
+                    take = False
+                if take:
+                    self.erase(skip_from, start)
+                    skip_from = -1
+                entry[0] = take
+                entry[1] = entry[1] or take
+                keeping = take
+            else:  # endif
+                entry = stack.pop()
+                if entry[2] and not entry[0]:
+                    self.erase(skip_from, start)
+                    skip_from = -1
+                keeping = entry[2]
+            self.erase(start, end)
+        if not keeping and skip_from >= 0:
+            self.erase(skip_from, len(self.code))
+
+    def annotations(self) -> None:
+        edits = []
+        for m in _ANNOTATION.finditer(self.code):
+            start, end = m.span()
+            if start > 0 and _is_word_byte(self.code[start - 1]):
+                continue  # "__rcu" inside a longer name
+            if m.group(1) or m.group(2):  # takes arguments
+                close = self.closing_paren(end - 1)
+                if close < 0:
+                    continue
+                end = close + 1
+            edits.append((start, end))
+        for start, end in edits:
+            self.erase(start, end)
+
+    def function_macros(self) -> None:
+        """`BPF_CALL_2(name, T1, a1, T2, a2)` -> `int        name( T1  a1, T2  a2)`."""
+        for m in _FUNCTION_MACRO.finditer(self.code):
+            open_at = m.end() - 1
+            close = self.closing_paren(open_at)
+            if close < 0:
+                continue
+            args = self.split_arguments(open_at, close)
+            if len(args) % 2 == 0:
+                continue  # not name followed by (type, name) pairs
+            self.put(m.start(1), b"int".ljust(m.end(1) - m.start(1)))
+            self.put(open_at, b" ")
+            if len(args) == 1:
+                continue  # SYSCALL_DEFINE0(name): no room for a parameter list; rare
+            for i, (_, arg_end) in enumerate(args[:-1]):
+                self.put(arg_end, b"(" if i == 0 else b" " if i % 2 else b",")
+
+    def iterators(self) -> None:
+        code = self.code
+        for m in _ITERATOR_PART.finditer(code):
+            start = m.start()
+            before = _WORD_TAIL.search(code, max(0, start - 64), start)
+            if before is not None:
+                start = before.start()
+            if start > 0 and code[start - 1] in b".>":
+                continue  # a member such as ops->for_each
+            name = _WORD_AND_PAREN.match(code, m.end())
+            if name is None or self._on_directive_line(start):
+                continue
+            open_at = name.end() - 1
+            close = self.closing_paren(open_at)
+            if close < 0:
+                continue
+            follow = _NEXT_TOKEN.match(code, close + 1)
+            if follow is None or follow.group(1) in _NOT_A_LOOP_BODY:
+                continue  # a call or an expression, not a loop header
+            name_end = name.start(1)
+            self.put(start, b"while".ljust(name_end - start))
+
+    def type_arguments(self) -> None:
+        edits = []
+        for m in _TYPE_ARGUMENT.finditer(self.code):
+            opener = m.start()
+            if self.code[opener] == 0x28:  # '(' must open a call, not a cast or a group
+                word = _WORD_BEFORE.search(self.code, max(0, opener - 64), opener)
+                if word is None or word.group(1) in _TYPE_TAKING:
+                    continue
+            edits.append(m.span(1))
+        for start, end in edits:
+            text = bytes(self.code[start:end])
+            ident = _TYPE_GAP.sub(lambda g: b"_" * len(g.group()), text.rstrip(b" \t*"))
+            if ident in _C_TYPE_WORDS:
+                ident = ident[:1].upper() + ident[1:]
+            self.put(start, ident.ljust(end - start))
+
+    def declaration_macros(self) -> None:
+        """Blank top-level macro lines that end without a `;` (they would swallow the next line)."""
+        for m in _BARE_MACRO_LINE.finditer(self.code):
+            close = self.closing_paren(m.end() - 1)
+            if close < 0:
+                continue
+            follow = _NEXT_TOKEN.match(self.code, close + 1)
+            nxt = follow.group(1) if follow else b""
+            if nxt in (b";", b"{", b"(", b",", b"=", b"", b")", b"\\"):
+                continue
+            self.erase(m.start(), close + 1)
+
+
+_DIRECTIVE_START = re.compile(rb"[ \t]*#")
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _is_word_byte(byte: int) -> bool:
+    return byte in _WORD_BYTES
+
+
+_PAREN = re.compile(rb"[()]")
+_ARG_PUNCT = re.compile(rb"[()\[\]{},]")
+_NEXT_TOKEN = re.compile(rb"\s*(\w+|\S|)")
+_WORD_BEFORE = re.compile(rb"(\w+)\s*\Z")
+
+_CONDITIONAL = re.compile(
+    rb"^[ \t]*#[ \t]*(ifdef|ifndef|if|elif|else|endif)\b(?:[^\n\\]|\\.|\\\n)*", re.M | re.S
+)
+_IF_ZERO = re.compile(rb"[ \t(]*0[ \t)]*(?:\n|\Z)")
+
+# Annotations: sparse address spaces and checks, section and inlining markers, attributes.
+_ANNOTATION_WORDS = rb"""
+__rcu __user __iomem __percpu __kernel __force __bitwise __nocast __safe __private __must_check
+__maybe_unused __always_unused __unused __used __init __exit __initdata __initconst __exitdata
+__meminit __meminitdata __meminitconst __init_or_module __ref __refdata __refconst __read_mostly
+__ro_after_init __weak __cold __hot __pure __noreturn __always_inline noinline __noinline
+__bpf_kfunc __kprobes notrace __visible __latent_entropy __randomize_layout __packed __sched
+__cacheline_aligned ____cacheline_aligned ____cacheline_aligned_in_smp __cacheline_aligned_in_smp
+____cacheline_internodealigned_in_smp __net __nocfi __noclone __no_kcsan __no_sanitize_address
+__no_kasan __no_kmsan __nostackprotector __irq_entry __softirq_entry __flatten __naked asmlinkage
+__user_ptr __counted_by __bpf_fastcall __noinstr noinstr __always_used __attribute_const__
+__initdata_or_meminfo __mustbe_array __must_be_array __deprecated __gnu_inline __no_profile
+__no_sanitize_coverage __no_sanitize_undefined __noscs __alloc_size __malloc __assume_aligned
+__fix_address __nosavedata __page_aligned_data __page_aligned_bss __lockfunc __ksym __kconfig
+__exception_irq_entry __tracepoint_string __initconst_or_module __section __aligned __printf
+__scanf __must_hold __acquires __releases __acquire __release __cond_acquires __cond_releases
+__attribute__ __attribute __nonstring __designated_init __no_randomize_layout __diag_ignore_all
+__cpuidle __init_memblock __initdata_memblock __meminit_or_memblock __refdata_memblock
+__data_racy __guarded_by __pt_guarded_by __ro_after_init_scope
+""".split()
+# Most annotations start with "__": a literal prefix the regex engine finds fast.
+_ANNOTATION = re.compile(
+    rb"__(?:"
+    + rb"|".join(sorted((w[2:] for w in _ANNOTATION_WORDS if w.startswith(b"__")), key=len, reverse=True))
+    + rb")\b(\s*\()?"
+    + rb"|\b(?:"
+    + rb"|".join(w for w in _ANNOTATION_WORDS if not w.startswith(b"__"))
+    + rb")\b(\s*\()?"
+)
+
+_FUNCTION_MACRO = re.compile(rb"^(?:static\s+)?((?:COMPAT_)?SYSCALL_DEFINE[0-6]|BPF_CALL_[0-5])\s*\(", re.M)
+
+# Iterator macros: names measured on the corpus (any *for_each* name, the guard scopes, ...).
+# The pattern finds the distinctive middle of the name; the rest of the word is found around it.
+_ITERATOR_PART = re.compile(rb"for_each|scoped_(?:cond_)?guard|while_each_")
+_WORD_TAIL = re.compile(rb"\w+\Z")
+_WORD_AND_PAREN = re.compile(rb"\w*(\s*)\(")
+_NOT_A_LOOP_BODY = frozenset([b";", b")", b",", b"", b"=", b".", b"-", b"?", b"]", b"}", b"|", b"&", b"+"])
+
+# A type where an expression should be: an argument that is only type words and stars.
+_C_TYPE_WORDS = frozenset(
+    b"struct union enum const volatile unsigned signed int long short char void bool float double"
+    b" _Bool".split()
+)
+_TYPE_ARGUMENT = re.compile(
+    rb"[(,][ \t\n]*("
+    rb"(?:(?:const|volatile)\s+)*(?:struct|union|enum)(?:\s+\w+)?(?:\s+const)?\s*\**"
+    rb"|(?:(?:const|volatile)\s+)*(?:(?:unsigned|signed|int|long|short|char|void|bool|_Bool|float|double)\b\s*)+\**"
+    rb"|(?:(?:const|volatile)\s+)*\w+(?:\s+const)?\s*\*+"
+    rb")(?=[ \t\n]*[,)])"
+)
+_TYPE_GAP = re.compile(rb"[ \t*]+")
+_TYPE_TAKING = frozenset(
+    b"sizeof typeof __typeof__ __typeof _Alignof __alignof__ alignof offsetof va_arg _Generic"
+    b" if while for switch return".split()
+)
+
+_BARE_MACRO_LINE = re.compile(rb"^[A-Z_][A-Z0-9_]*\w*\s*\(", re.M)
