@@ -8,6 +8,7 @@ REVIEWBOT_DEBUG=1 shows the traceback); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -17,6 +18,10 @@ from reviewbot.errors import EXIT_FINDINGS, EXIT_OK, InputError, ReviewbotError
 EXIT_BUG = 4
 FORMATS = ("text", "json")
 FAIL_ON = ("error", "warning", "info", "never")
+
+# Subcommands that live in their own module: each has add_parser(subparsers), which registers the
+# subcommand with set_defaults(func=...). Importing them is cheap; their work is imported lazily.
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(review)
     review.set_defaults(func=cmd_review)
 
+    ci = sub.add_parser("ci", help="review patch files or a git range, without a thread")
+    ci.add_argument("paths", nargs="*", metavar="PATH", help=".patch/.eml/.mbox files or folders of them")
+    ci.add_argument("--git", metavar="RANGE", help="review `git format-patch RANGE` of the repository here")
+    ci.add_argument("--repo", metavar="DIR", default=".", help="the git repository for --git (default: .)")
+    _add_run_options(ci)
+    ci.set_defaults(func=cmd_ci)
+
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--format", choices=FORMATS, default="text")
     rules.add_argument("--rules-dir", metavar="DIR", help="load rules from this folder instead")
@@ -52,12 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--rules-dir", metavar="DIR", help="load rules from this folder instead")
     explain.set_defaults(func=cmd_explain)
 
-    try:
-        from reviewbot import parsetool
-    except ImportError:  # the C front end's tool is optional while it is being built
-        parsetool = None
-    if parsetool is not None:
-        parsetool.add_parser(sub)
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
     return parser
 
 
@@ -80,6 +88,16 @@ def cmd_review(args: argparse.Namespace) -> int:
     source = fetch.Source(mbox=args.mbox, lore=args.lore, use_cache=not args.no_cache, offline=args.offline)
     msgs = fetch.fetch_thread(msgid, source)
     series = thread.assemble(msgs, msgid)
+    return _review_and_report(series, args)
+
+
+def cmd_ci(args: argparse.Namespace) -> int:
+    from reviewbot import patchfiles, thread
+
+    if bool(args.paths) == bool(args.git):
+        raise InputError("ci: give either patch files/folders or --git RANGE")
+    msgs = patchfiles.git_range(args.git, args.repo) if args.git else patchfiles.read_paths(args.paths)
+    series = thread.assemble(msgs, patchfiles.first_patch_msgid(msgs))
     return _review_and_report(series, args)
 
 

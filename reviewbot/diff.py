@@ -108,8 +108,10 @@ def parse_changed_files(body: str) -> tuple[ChangedFile, ...]:
 def _strip_signature(diff_text: str) -> str:
     # git format-patch ends the mail with "-- \n<version>"; unidiff would read "-- " as a removed
     # line "- " of the last hunk when the hunk counts allow it, so cut the signature off.
-    sig = re.search(r"^-- \n(?:[^\n]*\n?){0,3}\Z", diff_text, re.MULTILINE)
-    return diff_text[: sig.start()] if sig else diff_text
+    sig = re.search(r"^-- \n[^\n]*(?:\n[ \t]*)*\Z", diff_text, re.MULTILINE)
+    diff_text = diff_text[: sig.start()] if sig else diff_text
+    # Mail bodies end in blank lines that no hunk counts; unidiff would take them as context.
+    return diff_text.rstrip("\n") + "\n"
 
 
 def _first_line(text: str) -> str:
