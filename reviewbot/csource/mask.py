@@ -65,8 +65,9 @@ def mask_source(source: bytes) -> Masked:
     rewrite.annotations()
     rewrite.function_macros()
     rewrite.iterators()
+    rewrite.definition_macros()
     rewrite.type_arguments()
-    rewrite.declaration_macros()
+    rewrite.bare_macro_lines()
     text = bytes(rewrite.out)
     assert len(text) == len(source)
     return Masked(text, tuple(rewrite.comments))
@@ -164,9 +165,37 @@ class _Rewrite:
         spans.append((start, close_at))
         return spans
 
+    def _at_line_start(self, at: int) -> bool:
+        """True when only spaces and tabs stand between the line's start and `at`."""
+        code = self.code
+        i = at
+        while i > 0 and code[i - 1] in b" \t":
+            i -= 1
+        return i == 0 or code[i - 1] == 0x0A
+
+    def _word_around(self, start: int, end: int) -> tuple[int, int]:
+        """The whole identifier that the match [start, end) is part of."""
+        before = _WORD_TAIL.search(self.code, max(0, start - 64), start)
+        after = _WORD_HEAD.match(self.code, end)
+        return (before.start() if before else start), after.end()
+
     def _on_directive_line(self, at: int) -> bool:
         line_start = self.code.rfind(b"\n", 0, at) + 1
         return _DIRECTIVE_START.match(self.code, line_start) is not None
+
+    def _starts_statement(self, at: int) -> bool:
+        """True when only `static`/`const`/`extern` stand between `at` and a `;`, `{`, `}`."""
+        code = self.code
+        while True:
+            i = at
+            while i > 0 and code[i - 1] in _SPACE_BYTES:
+                i -= 1
+            if i == 0 or code[i - 1] in b";{}":
+                return True
+            word = _WORD_TAIL.search(code, max(0, i - 16), i)
+            if word is None or word.group() not in (b"static", b"const", b"extern"):
+                return False
+            at = word.start()
 
     # -- passes
 
@@ -180,9 +209,13 @@ class _Rewrite:
         stack: list[list[bool]] = []
         keeping = True
         skip_from = -1
-        for m in _CONDITIONAL.finditer(self.code):
+        code = self.code
+        for m in _CONDITIONAL.finditer(code):
+            if not self._at_line_start(m.start()):
+                continue
             kind = m.group(1)
-            start, end = m.span()
+            start = code.rfind(b"\n", 0, m.start()) + 1
+            end = _DIRECTIVE_REST.match(code, m.end()).end()
             if kind in (b"if", b"ifdef", b"ifndef"):
                 take = keeping and not _IF_ZERO.match(self.code, m.end(1))
                 stack.append([take, take, keeping])
@@ -216,11 +249,11 @@ class _Rewrite:
 
     def annotations(self) -> None:
         edits = []
-        for m in _ANNOTATION.finditer(self.code):
+        for m in _matches(self.code, _ANNOTATIONS):
             start, end = m.span()
             if start > 0 and _is_word_byte(self.code[start - 1]):
                 continue  # "__rcu" inside a longer name
-            if m.group(1) or m.group(2):  # takes arguments
+            if m.group(1):  # takes arguments
                 close = self.closing_paren(end - 1)
                 if close < 0:
                     continue
@@ -231,7 +264,11 @@ class _Rewrite:
 
     def function_macros(self) -> None:
         """`BPF_CALL_2(name, T1, a1, T2, a2)` -> `int        name( T1  a1, T2  a2)`."""
-        for m in _FUNCTION_MACRO.finditer(self.code):
+        for hit in _matches(self.code, _FUNCTION_MACROS):
+            word_start, _ = self._word_around(hit.start(), hit.end())
+            m = _FUNCTION_MACRO.match(self.code, word_start)
+            if m is None or not self._at_line_start(_static_start(self.code, word_start)):
+                continue
             open_at = m.end() - 1
             close = self.closing_paren(open_at)
             if close < 0:
@@ -239,20 +276,20 @@ class _Rewrite:
             args = self.split_arguments(open_at, close)
             if len(args) % 2 == 0:
                 continue  # not name followed by (type, name) pairs
+            if len(args) == 1:
+                # SYSCALL_DEFINE0(name): the only parens left are around the name, so the macro's
+                # last two bytes become the function's name and `name` its parameter.
+                self.put(m.start(1), b"int".ljust(m.end(1) - m.start(1) - 2) + b"_0")
+                continue
             self.put(m.start(1), b"int".ljust(m.end(1) - m.start(1)))
             self.put(open_at, b" ")
-            if len(args) == 1:
-                continue  # SYSCALL_DEFINE0(name): no room for a parameter list; rare
             for i, (_, arg_end) in enumerate(args[:-1]):
                 self.put(arg_end, b"(" if i == 0 else b" " if i % 2 else b",")
 
     def iterators(self) -> None:
         code = self.code
-        for m in _ITERATOR_PART.finditer(code):
-            start = m.start()
-            before = _WORD_TAIL.search(code, max(0, start - 64), start)
-            if before is not None:
-                start = before.start()
+        for m in _matches(code, _ITERATOR_PARTS):
+            start, _ = self._word_around(m.start(), m.end())
             if start > 0 and code[start - 1] in b".>":
                 continue  # a member such as ops->for_each
             name = _WORD_AND_PAREN.match(code, m.end())
@@ -269,8 +306,23 @@ class _Rewrite:
             self.put(start, b"while".ljust(name_end - start))
 
     def type_arguments(self) -> None:
+        # tree-sitter-c's offsetof() takes only a plain member; as a call it takes anything.
+        for m in _OFFSETOF.finditer(self.code):
+            if m.start() == 0 or not _is_word_byte(self.code[m.start() - 1]):
+                self.put(m.start(), b"O")
+        code = self.code
+        candidates = set()
+        for pattern in _TYPE_STARTS:
+            candidates.update(m.start() for m in pattern.finditer(code))
+        for m in _STAR_BEFORE_END.finditer(code):
+            arg = _POINTER_ARGUMENT_START.search(code, max(0, m.start() - 80), m.start() + 1)
+            if arg is not None:
+                candidates.add(arg.start())
         edits = []
-        for m in _TYPE_ARGUMENT.finditer(self.code):
+        for at in sorted(candidates):
+            m = _TYPE_ARGUMENT.match(code, at)
+            if m is None:
+                continue
             opener = m.start()
             if self.code[opener] == 0x28:  # '(' must open a call, not a cast or a group
                 word = _WORD_BEFORE.search(self.code, max(0, opener - 64), opener)
@@ -284,17 +336,64 @@ class _Rewrite:
                 ident = ident[:1].upper() + ident[1:]
             self.put(start, ident.ljust(end - start))
 
-    def declaration_macros(self) -> None:
-        """Blank top-level macro lines that end without a `;` (they would swallow the next line)."""
-        for m in _BARE_MACRO_LINE.finditer(self.code):
-            close = self.closing_paren(m.end() - 1)
+    def definition_macros(self) -> None:
+        """`DEFINE_PER_CPU(int, x);`, `DECLARE_BITMAP(m, N) = {0};` -> one parenthesized name.
+
+        A declaration macro at the start of a statement keeps only the argument that names what
+        it declares (the last one for per-cpu and member macros, else the first), so the parser
+        reads `TYPE (name)`: a declaration. The original text still has every argument.
+        """
+        code = self.code
+        for hit in _matches(code, _DEFINITION_PARTS):
+            start, _ = self._word_around(hit.start(), hit.end())
+            m = _DEFINITION_MACRO.match(code, start)
+            if m is None:
+                continue
+            if not self._starts_statement(start):
+                continue
+            if self._on_directive_line(start):
+                continue
+            open_at = m.end() - 1
+            close = self.closing_paren(open_at)
             if close < 0:
                 continue
-            follow = _NEXT_TOKEN.match(self.code, close + 1)
-            nxt = follow.group(1) if follow else b""
-            if nxt in (b";", b"{", b"(", b",", b"=", b"", b")", b"\\"):
+            args = self.split_arguments(open_at, close)
+            if len(args) < 2:
                 continue
-            self.erase(m.start(), close + 1)
+            name = m.group(1)
+            keep = len(args) - 1 if (b"PER_CPU" in name or name in _NAME_LAST) else 0
+            kept_start, kept_end = args[keep]
+            self.erase(open_at + 1, kept_start)
+            self.erase(kept_end, close)
+
+    def bare_macro_lines(self) -> None:
+        """Blank macro lines that end without a `;` (`BTF_ID(struct, x)`, `ALU(ADD, +)`).
+
+        Such a line expands to declarations or statements the parser cannot see; left in place it
+        swallows the next line too. Only a line that is nothing but the macro, followed on a later
+        line by something that cannot continue an expression, counts.
+        """
+        code = self.code
+        for end in _LINE_ENDING_IN_PAREN.finditer(code):
+            line_start = code.rfind(b"\n", 0, end.start()) + 1
+            m = _BARE_MACRO_LINE.match(code, line_start)
+            if m is None:
+                continue
+            indented = m.group(1) != b""
+            if indented and not m.group(2).isupper():
+                continue  # an indented lower-case call without `;` is more likely a typo
+            close = self.closing_paren(m.start(3))
+            if close < 0:
+                continue
+            follow = _NEXT_TOKEN_ACROSS_LINES.match(code, close + 1)
+            if follow is None or not follow.group(1):
+                continue  # something follows on the same line
+            nxt = follow.group(2)
+            if nxt in _CONTINUES_A_STATEMENT:
+                continue
+            if m.group(2) in _C_KEYWORDS:
+                continue
+            self.erase(m.start(2), close + 1)
 
 
 _DIRECTIVE_START = re.compile(rb"[ \t]*#")
@@ -310,9 +409,8 @@ _ARG_PUNCT = re.compile(rb"[()\[\]{},]")
 _NEXT_TOKEN = re.compile(rb"\s*(\w+|\S|)")
 _WORD_BEFORE = re.compile(rb"(\w+)\s*\Z")
 
-_CONDITIONAL = re.compile(
-    rb"^[ \t]*#[ \t]*(ifdef|ifndef|if|elif|else|endif)\b(?:[^\n\\]|\\.|\\\n)*", re.M | re.S
-)
+_CONDITIONAL = re.compile(rb"#[ \t]*(ifdef|ifndef|if|elif|else|endif)\b")
+_DIRECTIVE_REST = re.compile(rb"[^\n\\]*(?:\\.[^\n\\]*)*", re.S)
 _IF_ZERO = re.compile(rb"[ \t(]*0[ \t)]*(?:\n|\Z)")
 
 # Annotations: sparse address spaces and checks, section and inlining markers, attributes.
@@ -335,22 +433,41 @@ __attribute__ __attribute __nonstring __designated_init __no_randomize_layout __
 __cpuidle __init_memblock __initdata_memblock __meminit_or_memblock __refdata_memblock
 __data_racy __guarded_by __pt_guarded_by __ro_after_init_scope
 """.split()
-# Most annotations start with "__": a literal prefix the regex engine finds fast.
-_ANNOTATION = re.compile(
-    rb"__(?:"
-    + rb"|".join(sorted((w[2:] for w in _ANNOTATION_WORDS if w.startswith(b"__")), key=len, reverse=True))
-    + rb")\b(\s*\()?"
-    + rb"|\b(?:"
-    + rb"|".join(w for w in _ANNOTATION_WORDS if not w.startswith(b"__"))
-    + rb")\b(\s*\()?"
+# Python's regex engine finds a pattern fast when it starts with one literal, and slowly when it
+# starts with an alternation, so each family of names gets its own literal-prefixed pattern.
+_ANNOTATIONS = (
+    re.compile(
+        rb"__(?:"
+        + rb"|".join(sorted((w[2:] for w in _ANNOTATION_WORDS if w.startswith(b"__")), key=len, reverse=True))
+        + rb")\b(\s*\()?"
+    ),
+    re.compile(rb"no(?:inline|trace|instr)\b(\s*\()?"),
+    re.compile(rb"asmlinkage\b(\s*\()?"),
 )
 
-_FUNCTION_MACRO = re.compile(rb"^(?:static\s+)?((?:COMPAT_)?SYSCALL_DEFINE[0-6]|BPF_CALL_[0-5])\s*\(", re.M)
+_FUNCTION_MACROS = (re.compile(rb"SYSCALL_DEFINE[0-6]"), re.compile(rb"BPF_CALL_[0-5]"))
+_FUNCTION_MACRO = re.compile(rb"((?:COMPAT_)?SYSCALL_DEFINE[0-6]|\w*BPF_CALL_[0-5])\s*\(")
+_STATIC_BEFORE = re.compile(rb"static[ \t]+\Z")
+
+
+def _static_start(code: bytearray, at: int) -> int:
+    m = _STATIC_BEFORE.search(code, max(0, at - 16), at)
+    return m.start() if m else at
+
+
+def _matches(code: bytearray, patterns) -> list:
+    """Matches of several patterns, in text order."""
+    found = [m for pattern in patterns for m in pattern.finditer(code)]
+    found.sort(key=lambda m: m.start())
+    return found
 
 # Iterator macros: names measured on the corpus (any *for_each* name, the guard scopes, ...).
 # The pattern finds the distinctive middle of the name; the rest of the word is found around it.
-_ITERATOR_PART = re.compile(rb"for_each|scoped_(?:cond_)?guard|while_each_")
+_ITERATOR_PARTS = (
+    re.compile(rb"for_?each"), re.compile(rb"scoped_(?:cond_)?guard"), re.compile(rb"while_each_")
+)
 _WORD_TAIL = re.compile(rb"\w+\Z")
+_WORD_HEAD = re.compile(rb"\w*")
 _WORD_AND_PAREN = re.compile(rb"\w*(\s*)\(")
 _NOT_A_LOOP_BODY = frozenset([b";", b")", b",", b"", b"=", b".", b"-", b"?", b"]", b"}", b"|", b"&", b"+"])
 
@@ -366,10 +483,30 @@ _TYPE_ARGUMENT = re.compile(
     rb"|(?:(?:const|volatile)\s+)*\w+(?:\s+const)?\s*\*+"
     rb")(?=[ \t\n]*[,)])"
 )
+_OFFSETOF = re.compile(rb"offsetof(?=\s*\()")
+_TYPE_WORD = rb"(?:const\s+|volatile\s+)*(?:struct|union|enum|unsigned|signed|int|long|short|char|void|bool|_Bool|float|double)\b"
+_TYPE_STARTS = (re.compile(rb"\([ \t\n]*" + _TYPE_WORD), re.compile(rb",\s+" + _TYPE_WORD), re.compile(rb"," + _TYPE_WORD))
+_STAR_BEFORE_END = re.compile(rb"\*[ \t\n]*[,)]")
+_POINTER_ARGUMENT_START = re.compile(rb"[(,][ \t\n]*(?:(?:const|volatile)\s+)*\w+(?:\s+const)?\s*\*+\Z")
 _TYPE_GAP = re.compile(rb"[ \t*]+")
 _TYPE_TAKING = frozenset(
-    b"sizeof typeof __typeof__ __typeof _Alignof __alignof__ alignof offsetof va_arg _Generic"
+    b"sizeof typeof __typeof__ __typeof _Alignof __alignof__ alignof va_arg _Generic"
     b" if while for switch return".split()
 )
 
-_BARE_MACRO_LINE = re.compile(rb"^[A-Z_][A-Z0-9_]*\w*\s*\(", re.M)
+_LINE_ENDING_IN_PAREN = re.compile(rb"\)[ \t]*\n")
+_BARE_MACRO_LINE = re.compile(rb"([ \t]*)(\w+)[ \t]*(\()[^;{}\n]*\)[ \t]*\n")
+_NEXT_TOKEN_ACROSS_LINES = re.compile(rb"[ \t]*(\n\s*)?(\w+|\S|)")
+_CONTINUES_A_STATEMENT = frozenset(
+    [b";", b"{", b"(", b",", b"=", b"", b")", b"\\", b"?", b":", b"|", b"&", b"+", b"-", b"*", b"/",
+     b".", b"[", b"<", b">", b"!", b"%", b"^", b"}"]
+)
+_C_KEYWORDS = frozenset(
+    b"if while for switch return sizeof do else case goto typeof __typeof__ defined".split()
+)
+
+# Declaration macros: the name they declare is their first argument, or the last one for these.
+_DEFINITION_PARTS = (re.compile(rb"DE(?:FINE|CLARE)_"), re.compile(rb"LIST_HEAD"), re.compile(rb"__bpf_md_ptr"))
+_DEFINITION_MACRO = re.compile(rb"((?:DEFINE|DECLARE)_\w+|__bpf_md_ptr|\w*LIST_HEAD)[ \t]*\(")
+_NAME_LAST = frozenset([b"__bpf_md_ptr"])
+_SPACE_BYTES = frozenset(b" \t\n\r\f\v")
