@@ -75,7 +75,7 @@ logging.getLogger("liblore").propagate = False
 # Seconds to wait for a TCP connection, and for each read of the answer. A server that is down
 # fails at once (connection refused); one that accepts and never answers fails after READ_TIMEOUT.
 CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 15.0
+READ_TIMEOUT = 10.0
 
 
 def b4_config() -> dict:

@@ -63,10 +63,27 @@ def test_lore_fetch_returns_the_whole_thread(public_inbox_url: str, msgid: str) 
     assert series.cover is not None and series.cover.msgid == COVER
 
 
-def test_lore_fetch_is_quick(public_inbox_url: str) -> None:
+def test_lore_fetch_is_quick_and_quiet(public_inbox_url: str, capfd: pytest.CaptureFixture) -> None:
     start = time.monotonic()
     fetch.fetch_thread(PATCH_01, fetch.Source(lore=public_inbox_url, use_cache=False))
     assert time.monotonic() - start < 5
+    assert capfd.readouterr() == ("", "")
+
+
+def test_default_source_asks_the_configured_archive(
+    public_inbox_url: str, down_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not in the bundled archive: the archive of b4.midmask answers (here: ours, then a dead one)."""
+    config = lore.b4_config()
+    monkeypatch.setitem(config, "midmask", f"{public_inbox_url}%s")
+    assert lore.default_lore_url() == public_inbox_url
+    with pytest.raises(InputError, match=f"not found at {public_inbox_url}"):
+        fetch.fetch_thread(UNKNOWN, fetch.Source())
+    monkeypatch.setitem(config, "midmask", f"{down_url}%s")
+    with pytest.raises(ArchiveError, match="connection refused"):
+        fetch.fetch_thread(UNKNOWN, fetch.Source())
+    # The bundled archive still answers first, whatever the configured archive does.
+    assert len(fetch.fetch_thread(PATCH_01, fetch.Source())) == 80
 
 
 def test_mbox_and_lore_give_the_same_thread(public_inbox_url: str) -> None:
