@@ -1,0 +1,131 @@
+"""Dedupe against the thread: which findings a human reviewer already raised.
+
+A finding is "already raised" by a reply to its patch when that reply quoted the finding's lines and
+commented right under them, the way kernel reviewers do:
+
+    > +               srcu_read_unlock(&bpf_oom->srcu, idx);
+    > +
+    > +               if (ret && oc->bpf_memory_freed)
+
+    IIUC ret and oc->bpf_memory_freed seem to reflect the same state: ...
+
+The rule, exactly:
+
+1. The reply's body is cut into blocks: runs of lines quoted once (`> ...`, not `> > ...`, which
+   quote someone else's quote), and runs of the reply author's own text. Blank lines, quoted or not,
+   neither start nor end a block.
+2. A quote block is *commented* when the next thing after it (blank lines aside) is the author's own
+   non-blank text. The attribution line ("On ... wrote:") comes before its quote, never after; the
+   signature (from a "-- " line on) is not a comment.
+3. Lines are compared normalised: the diff prefix (`+`, `-`, or a space) is kept, every run of
+   whitespace after it becomes one space, and leading/trailing whitespace goes (mail clients turn
+   tabs into spaces and re-indent). Blank diff lines (`+` alone, a bare context line) are skipped on
+   both sides.
+4. The finding's quoted lines must be the *last* non-blank lines of a commented quote block, in the
+   same order: the comment is right under them. A finding on lines the reviewer quoted only as
+   context above the line they commented on is not taken as raised: wrongly hiding a finding costs
+   more than repeating one.
+5. Only replies to the finding's own patch are read (the thread module attaches every reply to the
+   patch it answers); of several matching replies the earliest (by Date, then Message-ID) wins.
+
+`mark_replied` sets `Finding.replied_by` to that reply's Message-ID and changes nothing else.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from dataclasses import replace
+from typing import Iterable
+
+from reviewbot.engine import Review
+from reviewbot.finding import Finding
+from reviewbot.thread import Patch, Reply
+
+_QUOTE = re.compile(r"^((?:>[ \t]?)+)")
+
+
+def normalise(line: str) -> str:
+    """A diff line compared loosely: prefix kept, inner whitespace runs collapsed."""
+    if line[:1] in ("+", "-"):
+        prefix, rest = line[0], line[1:]
+    else:
+        prefix, rest = " ", line
+    rest = " ".join(rest.split())
+    return prefix + rest if rest else ""
+
+
+def _meaningful(lines: Iterable[str]) -> list[str]:
+    return [n for n in (normalise(line) for line in lines) if n]
+
+
+def commented_quotes(body: str) -> list[list[str]]:
+    """The once-quoted blocks of a reply that the reply's author commented on right below,
+    each as its list of normalised non-blank lines."""
+    items: list[tuple[str, list[str]]] = []  # ("quote"|"text"|"other", lines)
+    for raw in body.splitlines():
+        if raw == "-- ":
+            break  # the signature is not a comment
+        m = _QUOTE.match(raw)
+        if m:
+            depth = m.group(1).count(">")
+            kind = "quote" if depth == 1 else "other"
+            text = raw[len(m.group(1)):] if depth == 1 else raw
+        else:
+            kind, text = "text", raw
+        if not text.strip() and kind != "other":
+            continue  # blank lines neither start nor end a block
+        if items and items[-1][0] == kind:
+            items[-1][1].append(text)
+        else:
+            items.append((kind, [text]))
+    out = []
+    for i, (kind, lines) in enumerate(items):
+        if kind != "quote" or i + 1 >= len(items) or items[i + 1][0] != "text":
+            continue
+        block = _meaningful(lines)
+        if block:
+            out.append(block)
+    return out
+
+
+def raised_by(finding: Finding, reply: Reply) -> bool:
+    """Whether `reply` quoted the finding's lines and commented right under them."""
+    wanted = _meaningful(finding.quoted)
+    if not wanted:
+        return False
+    return any(block[-len(wanted):] == wanted for block in commented_quotes(reply.body))
+
+
+def _reply_key(reply: Reply) -> tuple:
+    try:
+        stamp = email.utils.parsedate_to_datetime(reply.date).timestamp()
+    except (TypeError, ValueError, IndexError):
+        stamp = float("inf")
+    return (stamp, reply.msgid)
+
+
+def first_reply(finding: Finding, patch: Patch) -> Reply | None:
+    for reply in sorted(patch.replies, key=_reply_key):
+        if raised_by(finding, reply):
+            return reply
+    return None
+
+
+def mark_replied(review: Review) -> Review:
+    """The review with `replied_by` set on every finding a human reply already raised.
+
+    A finding that already carries a `replied_by` keeps it.
+    """
+    patches = {p.msgid: p for p in review.series.patches}
+    if review.series.cover is not None:
+        patches.setdefault(review.series.cover.msgid, review.series.cover)
+    out = []
+    for f in review.findings:
+        patch = patches.get(f.patch)
+        if f.replied_by is None and patch is not None:
+            reply = first_reply(f, patch)
+            if reply is not None:
+                f = replace(f, replied_by=reply.msgid)
+        out.append(f)
+    return replace(review, findings=tuple(out))
