@@ -130,3 +130,16 @@ def test_b4s_own_check_runner_gets_our_results(tmp_path, monkeypatch):
     assert len(json.loads(first[0]["details"])) == 4
     for mid in v1_patch_ids()[1:]:
         assert [(r["tool"], r["status"]) for r in results[mid]] == [("reviewbot", "pass")], mid
+
+
+def test_wired_into_the_cli(monkeypatch, capsys):
+    modules = tuple(getattr(cli, "SUBCOMMAND_MODULES", ()))
+    if "reviewbot.b4check" not in modules:
+        monkeypatch.setattr(cli, "SUBCOMMAND_MODULES", modules + ("reviewbot.b4check",))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw(PATCH_01))))
+    assert cli.main(["check", "--rules-dir", str(RULES_DIR), "--skip", "TEST002"]) == 0
+    [res] = json.loads(capsys.readouterr().out)
+    assert (res["status"], res["summary"]) == ("warn", "2 warnings: TEST001")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    assert cli.main(["check", "--rules-dir", str(RULES_DIR)]) == 2
+    assert "no email on stdin" in capsys.readouterr().err
