@@ -1,1 +1,28 @@
-"""The kernel C front end: the only package that imports tree_sitter / tree_sitter_c."""
+"""The kernel C front end: the only package that imports tree_sitter / tree_sitter_c.
+
+    unit = parse_c(source_bytes, "mm/bpf_oom.c")       # kernel-aware parse, never raises
+    unit.function("bpf_handle_oom")                    # a tree-sitter node to walk
+    unit.text(node)                                    # the node's original source text
+    units_from_patch(body, tree=None)                  # the post-image of each changed C file
+
+Importing this package is cheap: tree-sitter's Language and Parser are created on first use.
+"""
+
+from reviewbot.csource.mask import Masked, mask, mask_source
+from reviewbot.csource.parse import CUnit, Node, declarator_identifier, error_nodes, parse_c
+from reviewbot.csource.postimage import is_c_path, post_image, unit_of_changed_file, units_from_patch
+
+__all__ = [
+    "CUnit",
+    "Masked",
+    "Node",
+    "declarator_identifier",
+    "error_nodes",
+    "is_c_path",
+    "mask",
+    "mask_source",
+    "parse_c",
+    "post_image",
+    "unit_of_changed_file",
+    "units_from_patch",
+]

@@ -443,6 +443,7 @@ _ANNOTATIONS = (
     ),
     re.compile(rb"no(?:inline|trace|instr)\b(\s*\()?"),
     re.compile(rb"asmlinkage\b(\s*\()?"),
+    re.compile(rb"SEC\b(\s*\()"),  # BPF programs: SEC("struct_ops/...")
 )
 
 _FUNCTION_MACROS = (re.compile(rb"SYSCALL_DEFINE[0-6]"), re.compile(rb"BPF_CALL_[0-5]"))
