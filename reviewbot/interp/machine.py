@@ -1,0 +1,963 @@
+"""The interpreter: runs functions of a `Program` as generators, one statement per step.
+
+Every statement the machine is about to run is yielded (the statement's `N`), which is where a
+scheduler may switch threads; a stub that must wait (synchronize_srcu, a taken spinlock) yields a
+`Wait` whose predicate says when it may go on. A `Machine` holds one world: memory, globals, the
+stubs' kernel state, the events it saw (use-after-free, lockdep warnings, ...) and a log of what
+ran. Calls go to the patch's own functions, to kernel stubs (reviewbot.interp.kernel), or through
+function pointers to those or to Python objects a scenario supplies (a "BPF program").
+
+What the machine cannot run raises NotModelled(construct, line, reason).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from reviewbot.interp.errors import Fault, NotModelled
+from reviewbot.interp.memory import (BOOL, CHAR, INT, NULL, UNINIT, UNKNOWN, VOID, Block, Func,
+                                     Opaque, Ptr, Struct, pointee, string_block, truth)
+from reviewbot.interp.program import FuncDef, N, Program
+
+BREAK = "break"
+CONTINUE = "continue"
+MAX_LOOP = 2000
+
+
+class Wait:
+    """Yielded by a stub that cannot go on until `pred()` is true."""
+
+    __slots__ = ("pred", "what")
+
+    def __init__(self, pred: Callable[[], bool], what: str = ""):
+        self.pred = pred
+        self.what = what
+
+
+@dataclass
+class Event:
+    kind: str  # "uaf", "lockdep", "srcu-leak", "ignored-error", "unbalanced", ...
+    thread: str
+    line: int
+    file: str
+    detail: dict = field(default_factory=dict)
+    step: int = 0  # the machine's step counter when it happened
+
+
+@dataclass(eq=False)
+class Section:
+    """An open read-side critical section (SRCU, RCU, ...)."""
+
+    domain: Opaque
+    thread: "Thread"
+    line: int
+    file: str
+    idx: int
+
+
+class Thread:
+    """One CPU running one call: its generator, and the kernel state that is per thread."""
+
+    def __init__(self, name: str, gen: Iterator | None = None):
+        self.name = name
+        self.gen = gen
+        self.wait: Callable[[], bool] | None = None
+        self.done = False
+        self.result: Any = None
+        self.fault: Fault | None = None
+        self.steps = 0
+        self.sections: list[Section] = []
+        self.atomic = 0  # spinlocks held / preemption disabled
+        self.locks: list[Opaque] = []
+        self.last_load: dict[int, int] = {}  # id(block) -> line where a pointer to it was last read
+        self.line = 0
+        self.file = ""
+
+    def holds(self, domain: Opaque) -> bool:
+        return any(s.domain is domain for s in self.sections)
+
+    def __repr__(self) -> str:
+        return f"<Thread {self.name}>"
+
+
+class Frame:
+    __slots__ = ("block", "types", "fd")
+
+    def __init__(self, fd: FuncDef | None, label: str):
+        self.block = Block(Struct("<frame>", False), label, kind="stack")
+        self.types: dict[str, tuple] = {}
+        self.fd = fd
+
+
+class Call:
+    """What a stub sees of the call it implements."""
+
+    __slots__ = ("m", "th", "fr", "node", "discarded")
+
+    def __init__(self, m: "Machine", th: Thread, fr: Frame | None, node: N | None, discarded: bool):
+        self.m = m
+        self.th = th
+        self.fr = fr
+        self.node = node
+        self.discarded = discarded
+
+    @property
+    def line(self) -> int:
+        return self.node.line if self.node is not None else self.th.line
+
+    @property
+    def file(self) -> str:
+        return self.node.path if self.node is not None else self.th.file
+
+    def arg_text(self, i: int) -> str:
+        args = self.node.f.get("arguments") if self.node is not None else None
+        if args is None or i >= len(args.kids):
+            return ""
+        return " ".join(args.kids[i].source.split())
+
+    def event(self, kind: str, **detail: Any) -> Event:
+        return self.m.event(kind, self.th, self.line, self.file, **detail)
+
+    def log(self, text: str) -> None:
+        self.m.log(self.th, self.line, text)
+
+
+def stub(name: str | None = None, *, raw: bool = False, blocking: bool = False):
+    """Mark a Python function as a kernel stub. `raw` stubs get argument nodes (macros such as
+    WRITE_ONCE or container_of); `blocking` stubs are generators that may yield Wait."""
+
+    def mark(fn):
+        fn.stub_name = name or fn.__name__.lstrip("_")
+        fn.raw = raw
+        fn.blocking = blocking
+        return fn
+
+    return mark
+
+
+ERRNO = {"EPERM": 1, "ENOENT": 2, "EINTR": 4, "EIO": 5, "E2BIG": 7, "EAGAIN": 11, "ENOMEM": 12,
+         "EFAULT": 14, "EBUSY": 16, "EEXIST": 17, "EINVAL": 22, "ENOSPC": 28, "ERANGE": 34,
+         "ENOTSUPP": 524, "EOPNOTSUPP": 95, "ENODEV": 19}
+CONSTANTS = {"GFP_KERNEL": 0, "GFP_KERNEL_ACCOUNT": 0, "GFP_ATOMIC": 0, "GFP_NOWAIT": 0,
+             "THIS_MODULE": 0, "U32_MAX": 0xFFFFFFFF, "INT_MAX": 2**31 - 1, "UINT_MAX": 2**32 - 1}
+
+
+class Machine:
+    """One world: program, memory, kernel state, events and log."""
+
+    def __init__(self, program: Program, stubs: dict[str, Callable], *, verbose: bool = False):
+        self.p = program
+        self.stubs = stubs
+        self.events: list[Event] = []
+        self.logs: list[tuple[str, int, str, str]] = []  # (thread, line, file, text)
+        self.verbose = verbose
+        self.steps = 0
+        self.kstate: dict[str, Any] = {}  # the stubs' own state (lists' insertion lines, ...)
+        self.hooks: list[Callable] = []  # called as hook(machine, thread, block, line, write)
+        self.globals = Block(Struct("<globals>", True), "globals", kind="global")
+        self.global_types: dict[str, tuple] = {}
+        self.threads: list[Thread] = []
+        self._init_globals()
+
+    # -- events and log
+
+    def event(self, kind: str, th: Thread | None, line: int, file: str = "", **detail: Any) -> Event:
+        ev = Event(kind, th.name if th else "", line, file or (th.file if th else ""), dict(detail),
+                   self.steps)
+        self.events.append(ev)
+        return ev
+
+    def log(self, th: Thread | None, line: int, text: str) -> None:
+        self.logs.append((th.name if th else "", line, th.file if th else "", text))
+
+    # -- globals
+
+    def _init_globals(self) -> None:
+        init_hooks = self.stubs.get("__global_init__")
+        for name, g in self.p.globals.items():
+            self.global_types[name] = g.ctype
+            if g.macro:
+                value = init_hooks(self, g) if init_hooks else self.default(g.ctype, True, name)
+                self.globals.data[name] = value
+                continue
+            value = self.default(g.ctype, True, name)
+            self.globals.data[name] = value
+            if g.init is not None:
+                self._static_init(value, g.ctype, g.init, name)
+
+    def _static_init(self, value: Any, ctype: tuple, init: N, name: str) -> None:
+        if init.type == "initializer_list" and isinstance(value, Struct):
+            for kid in init.kids:
+                if kid.type == "initializer_pair":
+                    des = kid.f.get("designator") or (kid.kids[0] if kid.kids else None)
+                    fname = des.kids[0].text if des is not None and des.kids else ""
+                    fnode = kid.f.get("value") or kid.kids[-1]
+                    if fname:
+                        value[fname] = self.const_value(fnode)
+            return
+        self.globals.data[name] = self.const_value(init)
+
+    def const_value(self, n: N) -> Any:
+        """A file-scope initializer: constants, function names, &globals, strings."""
+        t = n.type
+        if t == "identifier":
+            if n.text in self.p.functions:
+                return Func(n.text)
+            if n.text in self.p.globals:
+                return self.globals.data.get(n.text, 0)
+            if n.text in self.stubs:
+                return self.stubs[n.text]
+            return self.p.macros.get(n.text, CONSTANTS.get(n.text, 0))
+        if t == "pointer_expression" and n.op == "&" and n.f["argument"].type == "identifier":
+            return Ptr(self.globals, (n.f["argument"].text,))
+        if t in ("string_literal", "concatenated_string"):
+            return self.string(n)
+        if t == "number_literal":
+            return _number(n)
+        if t in ("true", "false"):
+            return int(t == "true")
+        if t == "null":
+            return NULL
+        return 0
+
+    # -- memory
+
+    def default(self, ctype: tuple | None, zeroed: bool, label: str = "") -> Any:
+        if ctype is None:
+            return 0 if zeroed else UNINIT
+        kind = ctype[0]
+        if kind == "struct":
+            factory = self.stubs.get("__opaque__")
+            special = factory(self, ctype[1], zeroed, label) if factory else None
+            if special is not None:
+                return special
+            return Struct(ctype[1], zeroed)
+        if kind == "array":
+            return [self.default(ctype[1], zeroed, label) for _ in range(ctype[2])]
+        if kind == "ptr":
+            return NULL if zeroed else UNINIT
+        return 0 if zeroed else UNINIT
+
+    def _slot(self, addr: Ptr) -> tuple[Any, Any]:
+        """(container, key) that addr names, creating fields on the way."""
+        container = addr.base.data
+        path = addr.path
+        for key in path[:-1]:
+            container = self._child(container, key)
+        return container, path[-1]
+
+    def _child(self, container: Any, key: Any) -> Any:
+        if isinstance(container, Struct):
+            v = container.get(key, _MISSING)
+            if v is _MISSING:
+                v = self.default(self.p.field_type(container.stype, key), container.zeroed, str(key))
+                container[key] = v
+            return v
+        if isinstance(container, list):
+            if not isinstance(key, int) or not 0 <= key < len(container):
+                raise NotModelled(f"index {key}", 0, "out of the bounds the interpreter knows")
+            return container[key]
+        raise NotModelled(f"member {key}", 0, f"of a {type(container).__name__}, not a struct")
+
+    def touch(self, th: Thread, addr: Ptr, line: int, what: str, write: bool = False) -> None:
+        """Account one access to memory: a use-after-free event when the block is freed."""
+        base = addr.base
+        if base is None:
+            self.event("null-deref", th, line, th.file, what=what)
+            raise Fault("null-deref", line, what)
+        if base.kind == "poison":
+            self.event("poison", th, line, th.file, what=what)
+            raise Fault("poison", line, f"{what} follows a LIST_POISON pointer")
+        if base.freed:
+            self.event("uaf", th, line, th.file, what=what, block=base, write=write)
+            self.log(th, line, f"{'writes' if write else 'reads'} {what}: {base.label} was freed"
+                     f" (line {base.free_line})" if base.free_line else
+                     f"{'writes' if write else 'reads'} {what}: {base.label} was freed ({base.freed_by})")
+        for hook in self.hooks:
+            hook(self, th, base, line, write)
+
+    def load(self, th: Thread, addr: Ptr, line: int = 0, what: str = "") -> Any:
+        if addr.base is None or addr.base.freed or addr.base.kind == "poison" or self.hooks:
+            self.touch(th, addr, line or th.line, what or repr(addr))
+        if not addr.path:
+            data = addr.base.data
+            if isinstance(data, list):
+                return Ptr(addr.base, (0,))
+            return data
+        container, key = self._slot(addr)
+        value = self._child(container, key)
+        if isinstance(value, list):
+            return Ptr(addr.base, addr.path + (0,))  # an array decays to a pointer
+        if isinstance(value, Ptr) and value.base is not None and value.base.owner is not None:
+            th.last_load[id(value.base)] = line or th.line
+        return value
+
+    def store(self, th: Thread, addr: Ptr, value: Any, line: int = 0, what: str = "") -> None:
+        if addr.base is None or addr.base.freed or addr.base.kind == "poison" or self.hooks:
+            self.touch(th, addr, line or th.line, what or repr(addr), write=True)
+        if addr.base.readonly:
+            raise NotModelled(what or repr(addr), line, "a write to read-only memory")
+        if not addr.path:
+            raise NotModelled(what or repr(addr), line, "a whole-object store")
+        container, key = self._slot(addr)
+        if isinstance(container, list) and not (isinstance(key, int) and 0 <= key < len(container)):
+            raise NotModelled(what or repr(addr), line, "a store out of the array's bounds")
+        container[key] = value
+
+    def obj(self, addr: Ptr, th: Thread, line: int, what: str) -> Any:
+        """The object (struct, opaque kernel object) a pointer points to, with an access check."""
+        self.touch(th, addr, line, what)
+        if not addr.path:
+            return addr.base.data
+        container, key = self._slot(addr)
+        return self._child(container, key)
+
+    def string(self, n: N) -> Ptr:
+        block = n.cache.get("str")
+        if block is None:
+            block = string_block(_string_bytes(n))
+            n.cache["str"] = block
+        return Ptr(block, (0,))
+
+    # -- running
+
+    def thread(self, name: str, fname_or_value: Any, args: list[Any]) -> Thread:
+        """A thread that will run one call (not started)."""
+        th = Thread(name)
+        th.gen = self._thread_body(th, fname_or_value, args)
+        self.threads.append(th)
+        return th
+
+    def _thread_body(self, th: Thread, target: Any, args: list[Any]):
+        return (yield from self.call_value(th, target, args, None, None, False))
+
+    def call_value(self, th: Thread, target: Any, args: list[Any], node: N | None, fr: Frame | None,
+                   discarded: bool):
+        if isinstance(target, str):
+            if target in self.p.functions:
+                return (yield from self.run_function(th, self.p.functions[target], args))
+            fn = self.stubs.get(target)
+            if fn is None:
+                raise NotModelled(f"call to {target}()", node.line if node else 0,
+                                  "not defined in the patch and no kernel stub", node.path if node else "")
+            target = fn
+        if isinstance(target, Func):
+            fd = self.p.functions.get(target.name)
+            if fd is None:
+                return (yield from self.call_value(th, target.name, args, node, fr, discarded))
+            return (yield from self.run_function(th, fd, args))
+        if isinstance(target, Ptr):
+            if target.base is None:
+                line = node.line if node else th.line
+                self.event("null-call", th, line, th.file, what=node.first_line() if node else "")
+                raise Fault("null-call", line, "call through a NULL function pointer")
+            raise NotModelled("call through a data pointer", node.line if node else 0,
+                              "the pointer does not hold a function", node.path if node else "")
+        if target is UNINIT:
+            raise NotModelled("call through an uninitialized function pointer", node.line if node else 0,
+                              "", node.path if node else "")
+        invoke = getattr(target, "invoke", None)
+        if invoke is not None:  # a scenario's program
+            return (yield from invoke(Call(self, th, fr, node, discarded), args))
+        if callable(target) and hasattr(target, "stub_name"):
+            ctx = Call(self, th, fr, node, discarded)
+            if target.blocking:
+                return (yield from target(ctx, *args))
+            return target(ctx, *args)
+        raise NotModelled("call of a value that is not a function", node.line if node else 0, repr(target),
+                          node.path if node else "")
+
+    def run_function(self, th: Thread, fd: FuncDef, args: list[Any]):
+        if len(args) != len(fd.params):
+            raise NotModelled(f"call to {fd.name}()", th.line, "argument count differs from its definition",
+                              fd.path)
+        fr = Frame(fd, f"locals of {fd.name}")
+        data = fr.block.data
+        for (pname, ptype), value in zip(fd.params, args):
+            fr.types[pname] = ptype
+            data[pname] = value
+        saved = th.file, th.line
+        th.file = fd.path
+        try:
+            sig = yield from self.exec_block(th, fr, fd.body)
+        finally:
+            th.file, th.line = saved
+        if isinstance(sig, tuple) and sig[0] == "return":
+            value = sig[1]
+            if fd.ret == BOOL and value is not UNINIT:
+                value = int(truth(value))
+            return value
+        if isinstance(sig, tuple) and sig[0] == "goto":
+            raise NotModelled(f"goto {sig[1]}", th.line, "label not found in the function", fd.path)
+        return None
+
+    # -- statements
+
+    def exec_block(self, th: Thread, fr: Frame, block: N):
+        kids = block.kids
+        i = 0
+        while i < len(kids):
+            sig = yield from self.exec_stmt(th, fr, kids[i])
+            i += 1
+            if sig is None:
+                continue
+            if isinstance(sig, tuple) and sig[0] == "goto":
+                target = _find_label(kids, sig[1])
+                if target is None:
+                    return sig
+                i = target
+                continue
+            return sig
+        return None
+
+    def exec_stmt(self, th: Thread, fr: Frame, n: N):
+        t = n.type
+        th.line = n.line
+        if t == "expression_statement":
+            if not n.kids:
+                return None
+            yield n
+            self.steps += 1
+            e = n.kids[0]
+            if e.type == "call_expression":
+                yield from self.ev_call(th, fr, e, True)
+            else:
+                yield from self.ev(th, fr, e)
+            return None
+        if t == "compound_statement":
+            return (yield from self.exec_block(th, fr, n))
+        if t == "declaration":
+            for name, ctype, init in self.p.declarators(n):
+                fr.types[name] = ctype
+                if init is None:
+                    fr.block.data[name] = self.default(ctype, False, name)
+                    continue
+                yield n
+                self.steps += 1
+                th.line = n.line
+                if init.type == "initializer_list":
+                    raise NotModelled("initializer list in a local declaration", n.line, "", n.path)
+                value = yield from self.ev(th, fr, init)
+                fr.block.data[name] = _convert(value, ctype)
+            return None
+        if t == "if_statement":
+            yield n
+            self.steps += 1
+            cond = yield from self.ev(th, fr, n.f["condition"])
+            if self.test(cond, n):
+                return (yield from self.exec_stmt(th, fr, n.f["consequence"]))
+            alt = n.f.get("alternative")
+            if alt is not None:
+                body = alt.kids[0] if alt.type == "else_clause" else alt
+                return (yield from self.exec_stmt(th, fr, body))
+            return None
+        if t == "return_statement":
+            yield n
+            self.steps += 1
+            value = None
+            if n.kids:
+                value = yield from self.ev(th, fr, n.kids[0])
+            return ("return", value)
+        if t == "break_statement":
+            return BREAK
+        if t == "continue_statement":
+            return CONTINUE
+        if t == "goto_statement":
+            return ("goto", n.f["label"].text)
+        if t == "labeled_statement":
+            inner = [k for k in n.kids if k.type != "statement_identifier"]
+            if inner:
+                return (yield from self.exec_stmt(th, fr, inner[0]))
+            return None
+        if t == "while_statement":
+            if not n.source.startswith("while"):
+                from reviewbot.interp.iterators import run_iterator
+
+                return (yield from run_iterator(self, th, fr, n))
+            return (yield from self._loop(th, fr, n, None, n.f["condition"], None, n.f["body"]))
+        if t == "for_statement":
+            init = n.f.get("initializer")
+            return (yield from self._loop(th, fr, n, init, n.f.get("condition"), n.f.get("update"),
+                                          n.f["body"]))
+        if t == "do_statement":
+            return (yield from self._loop(th, fr, n, None, n.f["condition"], None, n.f["body"], True))
+        if t == "switch_statement":
+            return (yield from self._switch(th, fr, n))
+        if t in (";", "empty_statement"):
+            return None
+        raise NotModelled(n.first_line(), n.line, f"a {t.replace('_', ' ')} the interpreter does not run",
+                          n.path)
+
+    def test(self, value: Any, n: N) -> bool:
+        try:
+            return truth(value)
+        except ValueError:
+            raise NotModelled(n.first_line(), n.line, "the condition reads memory the code never wrote",
+                              n.path) from None
+
+    def _loop(self, th, fr, n, init, cond, update, body, do_first=False):
+        if init is not None:
+            if init.type == "declaration":
+                yield from self.exec_stmt(th, fr, init)
+            else:
+                yield from self.ev(th, fr, init)
+        for _ in range(MAX_LOOP):
+            if not do_first:
+                th.line = n.line
+                yield n
+                self.steps += 1
+                if cond is not None and not self.test((yield from self.ev(th, fr, cond)), n):
+                    return None
+            do_first = False
+            sig = yield from self.exec_stmt(th, fr, body)
+            if sig == BREAK:
+                return None
+            if sig is not None and sig != CONTINUE:
+                return sig
+            if update is not None:
+                yield from self.ev(th, fr, update)
+        raise NotModelled(n.first_line(), n.line, f"a loop that ran {MAX_LOOP} times", n.path)
+
+    def _switch(self, th, fr, n):
+        yield n
+        self.steps += 1
+        value = yield from self.ev(th, fr, n.f["condition"])
+        body = n.f["body"].kids
+        start = None
+        for i, case in enumerate(body):
+            if case.type != "case_statement":
+                continue
+            cv = case.f.get("value")
+            if cv is None:
+                if start is None:
+                    start = ("default", i)
+                continue
+            if (yield from self.ev(th, fr, cv)) == value:
+                start = ("case", i)
+                break
+        if start is None:
+            return None
+        for case in body[start[1]:]:
+            stmts = [k for k in case.kids if k is not case.f.get("value")] if case.type == "case_statement" else [case]
+            for s in stmts:
+                sig = yield from self.exec_stmt(th, fr, s)
+                if sig == BREAK:
+                    return None
+                if sig is not None:
+                    return sig
+        return None
+
+    # -- expressions
+
+    def ev(self, th: Thread, fr: Frame, n: N):
+        """Evaluate an expression to a value (a generator: calls may run code and wait)."""
+        t = n.type
+        if t == "identifier":
+            return self._ident(th, fr, n)
+        if t == "number_literal":
+            return _number(n)
+        if t == "field_expression" or t == "subscript_expression":
+            addr, _ = yield from self.lv(th, fr, n)
+            return self.load(th, addr, n.line, n.source)
+        if t == "call_expression":
+            return (yield from self.ev_call(th, fr, n, False))
+        if t == "parenthesized_expression":
+            return (yield from self.ev(th, fr, n.kids[0]))
+        if t == "assignment_expression":
+            addr, ltype = yield from self.lv(th, fr, n.f["left"])
+            value = yield from self.ev(th, fr, n.f["right"])
+            if n.op != "=":
+                old = self.load(th, addr, n.line, n.f["left"].source)
+                value = _arith(n.op[:-1], old, value, n)
+            value = _convert(value, ltype)
+            self.store(th, addr, value, n.line, n.f["left"].source)
+            return value
+        if t == "binary_expression":
+            op = n.op
+            if op == "&&":
+                left = yield from self.ev(th, fr, n.f["left"])
+                if not self.test(left, n):
+                    return 0
+                return int(self.test((yield from self.ev(th, fr, n.f["right"])), n))
+            if op == "||":
+                left = yield from self.ev(th, fr, n.f["left"])
+                if self.test(left, n):
+                    return 1
+                return int(self.test((yield from self.ev(th, fr, n.f["right"])), n))
+            left = yield from self.ev(th, fr, n.f["left"])
+            right = yield from self.ev(th, fr, n.f["right"])
+            return _arith(op, left, right, n)
+        if t == "unary_expression":
+            value = yield from self.ev(th, fr, n.f["argument"])
+            op = n.op
+            if op == "!":
+                return int(not self.test(value, n))
+            if op == "-":
+                return -_int(value, n)
+            if op == "~":
+                return ~_int(value, n)
+            if op == "+":
+                return value
+        if t == "pointer_expression":
+            if n.op == "&":
+                addr, _ = yield from self.lv(th, fr, n.f["argument"])
+                return addr
+            ptr = yield from self.ev(th, fr, n.f["argument"])
+            if not isinstance(ptr, Ptr):
+                raise NotModelled(n.first_line(), n.line, "dereference of a non-pointer", n.path)
+            return self.load(th, ptr, n.line, n.source)
+        if t == "conditional_expression":
+            cond = yield from self.ev(th, fr, n.f["condition"])
+            branch = n.f["consequence"] if self.test(cond, n) else n.f["alternative"]
+            return (yield from self.ev(th, fr, branch))
+        if t in ("string_literal", "concatenated_string"):
+            return self.string(n)
+        if t == "char_literal":
+            return _char(n)
+        if t == "true":
+            return 1
+        if t == "false":
+            return 0
+        if t == "null":
+            return NULL
+        if t == "cast_expression":
+            value = yield from self.ev(th, fr, n.f["value"])
+            ctype = self.p.type_descriptor(n.f["type"])
+            return _convert(value, ctype)
+        if t == "sizeof_expression":
+            target = n.f.get("value") or n.f.get("type")
+            ctype = self.p.type_descriptor(target) if target.type == "type_descriptor" else self.static_type(fr, target)
+            return self.sizeof(ctype, n)
+        if t == "update_expression":
+            addr, _ = yield from self.lv(th, fr, n.f["argument"])
+            old = self.load(th, addr, n.line, n.source)
+            new = _arith("+" if n.op == "++" else "-", old, 1, n)
+            self.store(th, addr, new, n.line, n.source)
+            return new if n.source.lstrip().startswith(n.op) else old
+        if t == "comma_expression":
+            yield from self.ev(th, fr, n.f["left"])
+            return (yield from self.ev(th, fr, n.f["right"]))
+        raise NotModelled(n.first_line(), n.line, f"a {t.replace('_', ' ')} the interpreter does not evaluate",
+                          n.path)
+
+    def _ident(self, th: Thread, fr: Frame, n: N) -> Any:
+        name = n.text
+        data = fr.block.data
+        if name in data:
+            value = data[name]
+            if isinstance(value, list):
+                return Ptr(fr.block, (name, 0))
+            return value
+        if name in self.globals.data:
+            return self.load(th, Ptr(self.globals, (name,)), n.line, name)
+        if name in self.p.functions:
+            return Func(name)
+        if name in self.p.macros:
+            return self.p.macros[name]
+        if name in ERRNO:
+            return ERRNO[name]
+        if name in CONSTANTS:
+            return CONSTANTS[name]
+        if name in self.stubs:
+            return self.stubs[name]
+        raise NotModelled(name, n.line, "an identifier the patch does not declare and no stub knows", n.path)
+
+    def lv(self, th: Thread, fr: Frame, n: N):
+        """The address an lvalue expression names, and its static type."""
+        t = n.type
+        if t == "identifier":
+            name = n.text
+            if name in fr.block.data:
+                return Ptr(fr.block, (name,)), fr.types.get(name)
+            if name in self.globals.data:
+                return Ptr(self.globals, (name,)), self.global_types.get(name)
+            raise NotModelled(name, n.line, "an identifier the patch does not declare", n.path)
+        if t == "field_expression":
+            arg = n.f["argument"]
+            name = n.f["field"].text
+            if n.op == "->":
+                base = yield from self.ev(th, fr, arg)
+                if not isinstance(base, Ptr):
+                    raise NotModelled(n.first_line(), n.line, "-> on a value that is not a pointer", n.path)
+                stype = pointee(self.static_type(fr, arg))
+            else:
+                base, stype = yield from self.lv(th, fr, arg)
+            if base.base is None:
+                self.event("null-deref", th, n.line, n.path, what=n.source)
+                raise Fault("null-deref", n.line, n.source)
+            addr = member(base, name)
+            if stype is not None and stype[0] == "struct" and not base.path:
+                data = base.base.data
+                if isinstance(data, Struct) and data.stype is None:
+                    data.stype = stype[1]
+            ftype = self.p.field_type(stype[1], name) if stype is not None and stype[0] == "struct" else None
+            return addr, ftype
+        if t == "subscript_expression":
+            base = yield from self.ev(th, fr, n.f["argument"])
+            index = _int((yield from self.ev(th, fr, n.f["index"])), n)
+            if not isinstance(base, Ptr) or not base.path or not isinstance(base.path[-1], int):
+                raise NotModelled(n.first_line(), n.line, "indexing something that is not an array", n.path)
+            return Ptr(base.base, base.path[:-1] + (base.path[-1] + index,)), pointee(self.static_type(fr, n.f["argument"]))
+        if t == "pointer_expression" and n.op == "*":
+            ptr = yield from self.ev(th, fr, n.f["argument"])
+            if not isinstance(ptr, Ptr):
+                raise NotModelled(n.first_line(), n.line, "dereference of a non-pointer", n.path)
+            return ptr, pointee(self.static_type(fr, n.f["argument"]))
+        if t == "parenthesized_expression":
+            return (yield from self.lv(th, fr, n.kids[0]))
+        if t == "call_expression":
+            # a macro that yields an lvalue (list_entry(...)->x is through ->, not here)
+            pass
+        raise NotModelled(n.first_line(), n.line, f"a {t.replace('_', ' ')} used as an lvalue", n.path)
+
+    def ev_call(self, th: Thread, fr: Frame, n: N, discarded: bool):
+        fn = n.f["function"]
+        argn = n.f["arguments"].kids
+        if fn.type == "identifier":
+            name = fn.text
+            s = self.stubs.get(name)
+            if s is not None and s.raw:
+                return (yield from _maybe_gen(s(Call(self, th, fr, n, discarded), *argn)))
+            if name in fr.block.data or name in self.globals.data:
+                target = yield from self.ev(th, fr, fn)
+            elif name in self.p.functions:
+                target = Func(name)
+            elif s is not None:
+                target = s
+            else:
+                raise NotModelled(f"call to {name}()", n.line, "not defined in the patch and no kernel stub",
+                                  n.path)
+        else:
+            target = yield from self.ev(th, fr, fn)
+        args = []
+        for a in argn:
+            args.append((yield from self.ev(th, fr, a)))
+        th.line = n.line
+        result = yield from self.call_value(th, target, args, n, fr, discarded)
+        th.line = n.line
+        return result
+
+    # -- static types
+
+    def static_type(self, fr: Frame | None, n: N) -> tuple | None:
+        key = "t"
+        if key in n.cache:
+            return n.cache[key]
+        t = self._static_type(fr, n)
+        if fr is not None or n.type != "identifier":
+            n.cache[key] = t
+        return t
+
+    def _static_type(self, fr: Frame | None, n: N) -> tuple | None:
+        t = n.type
+        if t == "identifier":
+            if fr is not None and n.text in fr.types:
+                return fr.types[n.text]
+            if n.text in self.global_types:
+                return self.global_types[n.text]
+            if n.text in self.p.functions:
+                return ("func", self.p.functions[n.text].ret)
+            return INT
+        if t == "field_expression":
+            base = self.static_type(fr, n.f["argument"])
+            stype = pointee(base) if n.op == "->" else base
+            if stype is not None and stype[0] == "struct":
+                return self.p.field_type(stype[1], n.f["field"].text)
+            return None
+        if t == "subscript_expression":
+            return pointee(self.static_type(fr, n.f["argument"]))
+        if t == "pointer_expression":
+            inner = self.static_type(fr, n.f["argument"])
+            if n.op == "&":
+                return ("ptr", inner if inner is not None else UNKNOWN)
+            return pointee(inner)
+        if t == "cast_expression":
+            return self.p.type_descriptor(n.f["type"])
+        if t == "parenthesized_expression":
+            return self.static_type(fr, n.kids[0])
+        if t in ("string_literal", "concatenated_string"):
+            return ("ptr", CHAR)
+        if t == "conditional_expression":
+            return self.static_type(fr, n.f["consequence"])
+        if t == "call_expression":
+            fn = n.f["function"]
+            if fn.type == "identifier":
+                s = self.stubs.get(fn.text)
+                typer = getattr(s, "static_type", None)
+                if typer is not None:
+                    return typer(self, fr, n)
+                if fn.text in self.p.functions:
+                    return self.p.functions[fn.text].ret
+            return None
+        if t == "assignment_expression":
+            return self.static_type(fr, n.f["left"])
+        return INT
+
+    def sizeof(self, ctype: tuple | None, n: N) -> int:
+        if ctype is None or ctype == UNKNOWN:
+            raise NotModelled(n.first_line(), n.line, "sizeof of a type the interpreter does not know", n.path)
+        kind = ctype[0]
+        if kind == "int":
+            return {"char": 1, "bool": 1, "u8": 1, "s8": 1, "short": 2, "u16": 2, "s16": 2,
+                    "long": 8, "u64": 8, "s64": 8, "size_t": 8}.get(ctype[1], 4)
+        if kind in ("ptr", "func"):
+            return 8
+        if kind == "array":
+            return ctype[2] * self.sizeof(ctype[1], n)
+        if kind == "struct":
+            fields = self.p.structs.get(ctype[1])
+            if not fields:
+                return 64  # an opaque kernel struct: any stable size will do
+            return sum(self.sizeof(f, n) for f in fields.values())
+        return 8
+
+    def offsetof(self, stype: str, name: str, n: N | None = None) -> int:
+        fields = self.p.structs.get(stype)
+        if not fields or name not in fields:
+            raise NotModelled(f"offsetof(struct {stype}, {name})", n.line if n else 0,
+                              "the struct's layout is not in the patch", n.path if n else "")
+        off = 0
+        for fname, ftype in fields.items():
+            if fname == name:
+                return off
+            off += self.sizeof(ftype, n)
+        return off
+
+
+_MISSING = object()
+
+
+def member(base: Ptr, name: str) -> Ptr:
+    """&base->name, also for the past-the-end entry of a list walk (container_of of the head)."""
+    path = base.path
+    if path and isinstance(path[-1], tuple) and path[-1][0] == "container_of":
+        if path[-1][1] == name:
+            return Ptr(base.base, path[:-1])
+    return Ptr(base.base, path + (name,))
+
+
+def container_of(ptr: Ptr, name: str) -> Ptr:
+    if ptr.base is None:
+        return ptr
+    if ptr.path and ptr.path[-1] == name:
+        return Ptr(ptr.base, ptr.path[:-1])
+    return Ptr(ptr.base, ptr.path + (("container_of", name),))
+
+
+def _maybe_gen(value):
+    if hasattr(value, "send") and hasattr(value, "throw"):
+        return (yield from value)
+    return value
+
+
+def _find_label(kids: list[N], label: str) -> int | None:
+    for i, kid in enumerate(kids):
+        if kid.type == "labeled_statement" and kid.f.get("label") is not None and kid.f["label"].text == label:
+            return i
+    return None
+
+
+def _number(n: N) -> int:
+    text = n.text.rstrip("uUlL")
+    try:
+        return int(text, 0)
+    except ValueError:
+        if text.isdigit():
+            return int(text, 10)
+        raise NotModelled(n.text, n.line, "a number the interpreter does not read", n.path) from None
+
+
+_ESCAPES = {"n": 10, "t": 9, "0": 0, "\\": 92, "'": 39, '"': 34, "r": 13}
+
+
+def _char(n: N) -> int:
+    body = n.source[1:-1]
+    if body.startswith("\\"):
+        return _ESCAPES.get(body[1:2], 0)
+    return ord(body) if body else 0
+
+
+def _string_bytes(n: N) -> bytes:
+    out = bytearray()
+    parts = n.kids if n.type == "concatenated_string" else [n]
+    for part in parts:
+        for kid in part.kids:
+            if kid.type == "string_content":
+                out.extend(kid.source.encode())
+            elif kid.type == "escape_sequence":
+                out.append(_ESCAPES.get(kid.source[1:2], 0))
+    return bytes(out)
+
+
+def _int(v: Any, n: N) -> int:
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    if v is UNINIT:
+        raise NotModelled(n.first_line(), n.line, "arithmetic on memory the code never wrote", n.path)
+    raise NotModelled(n.first_line(), n.line, f"arithmetic on {v!r}", n.path)
+
+
+def _arith(op: str, a: Any, b: Any, n: N) -> Any:
+    if op in ("==", "!="):
+        if isinstance(a, Ptr) or isinstance(b, Ptr) or isinstance(a, Func) or isinstance(b, Func):
+            eq = _ptr_eq(a, b)
+        else:
+            eq = _int(a, n) == _int(b, n)
+        return int(eq if op == "==" else not eq)
+    if isinstance(a, Ptr) and op in ("+", "-") and isinstance(b, int):
+        if a.path and isinstance(a.path[-1], int):
+            return Ptr(a.base, a.path[:-1] + (a.path[-1] + (b if op == "+" else -b),))
+        raise NotModelled(n.first_line(), n.line, "pointer arithmetic outside an array", n.path)
+    x, y = _int(a, n), _int(b, n)
+    if op == "+":
+        return x + y
+    if op == "-":
+        return x - y
+    if op == "*":
+        return x * y
+    if op == "/":
+        if y == 0:
+            raise NotModelled(n.first_line(), n.line, "division by zero", n.path)
+        return int(x / y)
+    if op == "%":
+        return x % y if y else 0
+    if op == "<":
+        return int(x < y)
+    if op == ">":
+        return int(x > y)
+    if op == "<=":
+        return int(x <= y)
+    if op == ">=":
+        return int(x >= y)
+    if op == "&":
+        return x & y
+    if op == "|":
+        return x | y
+    if op == "^":
+        return x ^ y
+    if op == "<<":
+        return x << y
+    if op == ">>":
+        return x >> y
+    raise NotModelled(n.first_line(), n.line, f"operator {op}", n.path)
+
+
+def _ptr_eq(a: Any, b: Any) -> bool:
+    if isinstance(a, Ptr) and isinstance(b, Ptr):
+        return a == b
+    if isinstance(a, Ptr):
+        return a.base is None and b == 0
+    if isinstance(b, Ptr):
+        return b.base is None and a == 0
+    return a == b
+
+
+def _convert(value: Any, ctype: tuple | None) -> Any:
+    if ctype == BOOL and value is not UNINIT:
+        return int(truth(value))
+    if ctype is not None and ctype[0] == "int" and isinstance(value, bool):
+        return int(value)
+    return value
