@@ -72,9 +72,20 @@ def test_strings_are_kept_and_their_contents_do_not_match():
     assert mask(src) == src
 
 
-def test_first_ifdef_branch_is_kept():
+def test_self_contained_ifdef_branches_are_all_kept():
     src = b"#ifdef A\nint a;\n#else\nint b;\n#endif\nint c;\n"
-    assert mask(src) == b"        \nint a;\n     \n      \n      \nint c;\n"
+    assert mask(src) == b"        \nint a;\n     \nint b;\n      \nint c;\n"
+
+
+def test_branches_that_open_braces_keep_only_the_first():
+    src = b"#ifdef A\n\tif (a) {\n#else\n\tif (b) {\n#endif\n\t}\n"
+    assert mask(src) == b"        \n\tif (a) {\n     \n         \n      \n\t}\n"
+
+
+def test_nested_chains_in_a_dropped_branch_are_dropped():
+    src = b"#if A\n{\n#else\n#ifdef B\nint b;\n#endif\n{\n#endif\n}\n"
+    out = mask(src)
+    assert b"int b" not in out and out.count(b"{") == 1
 
 
 def test_if_zero_keeps_the_else_branch():

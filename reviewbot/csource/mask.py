@@ -200,52 +200,63 @@ class _Rewrite:
     # -- passes
 
     def conditionals(self) -> None:
-        """Blank conditional directives and every branch but the one kept.
+        """Blank conditional directives, and the branches the parser should not see.
 
-        The first branch is kept (for `#if 0`, the next one): one consistent view of the code,
-        which is what a reviewer reads first, and which keeps braces balanced.
+        When every branch of an `#if` chain is self-contained (braces and parens balanced, ending
+        a statement, a block or a list entry), all branches are kept: both configurations get
+        parsed, as `x = a; x = b;` or two definitions of one function. Otherwise only the first
+        branch is kept (for `#if 0`, the next one), so braces that open in one branch and in its
+        alternative are seen once. `#if 0` branches are always dropped.
         """
-        # Stack entries: [keeping_now, a_branch_was_kept, parent_keeping]
-        stack: list[list[bool]] = []
-        keeping = True
-        skip_from = -1
         code = self.code
+        groups: list[list] = []  # each: [[dir_start, dir_end, is_zero], ...] + the #endif at the end
+        stack: list[list] = []
+        directives: list[tuple[int, int]] = []
         for m in _CONDITIONAL.finditer(code):
             if not self._at_line_start(m.start()):
                 continue
             kind = m.group(1)
             start = code.rfind(b"\n", 0, m.start()) + 1
             end = _DIRECTIVE_REST.match(code, m.end()).end()
+            directives.append((start, end))
+            zero = bool(_IF_ZERO.match(code, m.end(1)))
             if kind in (b"if", b"ifdef", b"ifndef"):
-                take = keeping and not _IF_ZERO.match(self.code, m.end(1))
-                stack.append([take, take, keeping])
-                if keeping and not take:
-                    skip_from = start
-                keeping = take
+                group = [[start, end, zero and kind == b"if"]]
+                stack.append(group)
+                groups.append(group)
             elif not stack:
-                pass  # an #else/#endif without its #if: leave it to the parser
+                continue  # an #else/#endif without its #if: only its line is blanked
             elif kind in (b"elif", b"else"):
-                entry = stack[-1]
-                if entry[0]:
-                    skip_from = start  # the kept branch ends here
-                take = entry[2] and not entry[1]
-                if take and kind == b"elif" and _IF_ZERO.match(self.code, m.end(1)):
-                    take = False
-                if take:
-                    self.erase(skip_from, start)
-                    skip_from = -1
-                entry[0] = take
-                entry[1] = entry[1] or take
-                keeping = take
-            else:  # endif
-                entry = stack.pop()
-                if entry[2] and not entry[0]:
-                    self.erase(skip_from, start)
-                    skip_from = -1
-                keeping = entry[2]
+                stack[-1].append([start, end, zero and kind == b"elif"])
+            else:
+                stack.pop().append([start, end, False])
+        for group in stack:  # an #if never closed: its last branch runs to the end of the text
+            group.append([len(code), len(code), False])
+        dropped: list[tuple[int, int]] = []
+        for group in groups:
+            branches = [(group[i][1], group[i + 1][0], group[i][2]) for i in range(len(group) - 1)]
+            if any(s < e and _inside(s, dropped) for s, e, _ in branches[:1]):
+                continue  # the whole chain sits in a dropped branch
+            live = [(s, e) for s, e, zero in branches if not zero]
+            if len(live) > 1 and all(self._self_contained(s, e) for s, e in live):
+                keep = set(live)
+            else:
+                keep = set(live[:1])
+            for s, e, _ in branches:
+                if (s, e) not in keep:
+                    dropped.append((s, e))
+        for start, end in dropped:
             self.erase(start, end)
-        if not keeping and skip_from >= 0:
-            self.erase(skip_from, len(self.code))
+        for start, end in directives:
+            self.erase(start, end)
+
+    def _self_contained(self, start: int, end: int) -> bool:
+        body = bytes(self.code[start:end])
+        if body.count(b"{") != body.count(b"}") or body.count(b"(") != body.count(b")"):
+            return False
+        # the directive lines of nested chains are still in the text: ignore them
+        tail = _NESTED_DIRECTIVE_LINES.sub(b"", body).rstrip()
+        return not tail or tail[-1:] in (b";", b"}", b",")
 
     def annotations(self) -> None:
         edits = []
@@ -412,6 +423,11 @@ _WORD_BEFORE = re.compile(rb"(\w+)\s*\Z")
 _CONDITIONAL = re.compile(rb"#[ \t]*(ifdef|ifndef|if|elif|else|endif)\b")
 _DIRECTIVE_REST = re.compile(rb"[^\n\\]*(?:\\.[^\n\\]*)*", re.S)
 _IF_ZERO = re.compile(rb"[ \t(]*0[ \t)]*(?:\n|\Z)")
+_NESTED_DIRECTIVE_LINES = re.compile(rb"^[ \t]*#[^\n]*", re.M)
+
+
+def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
+    return any(s <= at < e for s, e in spans)
 
 # Annotations: sparse address spaces and checks, section and inlining markers, attributes.
 _ANNOTATION_WORDS = rb"""
