@@ -58,14 +58,17 @@ class FileContext:
 
         key = id(self.file)
         if key not in self._units:
-            self._units[key] = csource.parse_changed_file(self.file)
+            self._units[key] = csource.unit_of_changed_file(self.file)
         return self._units[key]
 
     @cached_property
     def facts(self):
         from reviewbot import facts
 
-        return facts.extract(self.unit)
+        key = ("facts", id(self.file))
+        if key not in self._units:
+            self._units[key] = facts.facts_of(self.unit)
+        return self._units[key]
 
     def query_matches(self) -> list[dict]:
         """The matches of the rule's query.scm on this file: capture name -> list of nodes."""
