@@ -17,11 +17,12 @@ from reviewbot.errors import EXIT_FINDINGS, EXIT_OK, InputError, ReviewbotError
 
 EXIT_BUG = 4
 FORMATS = ("text", "json")
+RUN_FORMATS = ("text", "json", "sarif", "github", "email")
 FAIL_ON = ("error", "warning", "info", "never")
 
 # Subcommands that live in their own module: each has add_parser(subparsers), which registers the
 # subcommand with set_defaults(func=...). Importing them is cheap; their work is imported lazily.
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("reviewbot.b4check",)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,10 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("output")
-    out.add_argument("--format", choices=FORMATS, default="text")
-    out.add_argument("--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    out.add_argument("--format", choices=RUN_FORMATS, default="text",
+                     help="text (default), json, sarif (2.1.0), github (workflow annotations), "
+                          "email (reply drafts, one .eml per patch with findings, into --output DIR)")
+    out.add_argument("--output", metavar="PATH",
+                     help="write the report to this file (atomically) instead of stdout; for email, the folder")
     out.add_argument("--fail-on", choices=FAIL_ON, default="error",
                      help="exit 1 when a finding is at or above this severity (default: error)")
+    mail = p.add_argument_group("reply drafts (--format email)")
+    mail.add_argument("--from", dest="from_", metavar="'NAME <ADDR>'",
+                      help="the reviewer identity (default: git config user.name/user.email)")
+    mail.add_argument("--date", metavar="ISO",
+                      help="the drafts' Date (e.g. 2025-08-19T10:00:00+00:00); makes their Message-IDs stable")
+    mail.add_argument("--overwrite", action="store_true", help="replace existing drafts in the folder")
+    mail.add_argument("--keep-replied", action="store_true",
+                      help="keep findings a human reply already raised even when they add nothing")
+    pw = p.add_argument_group("Patchwork checks")
+    pw.add_argument("--patchwork", metavar="URL", help="post one check per patch to this Patchwork instance")
+    pw.add_argument("--token", metavar="TOKEN",
+                    help="Patchwork API token (default: $REVIEWBOT_PATCHWORK_TOKEN)")
+    pw.add_argument("--patchwork-project", metavar="NAME", help="limit the patch lookup to this project")
+    pw.add_argument("--target-url", metavar="URL", help="the link each check points to (e.g. the CI run)")
     sel = p.add_argument_group("rules")
     sel.add_argument("--rules", metavar="IDS", help="run only these rules (ids, names or packs, comma-separated)")
     sel.add_argument("--skip", metavar="IDS", help="do not run these rules")
@@ -102,12 +120,43 @@ def cmd_ci(args: argparse.Namespace) -> int:
 
 
 def _review_and_report(series, args: argparse.Namespace) -> int:
-    from reviewbot import engine, rulepack
+    from reviewbot import dedupe, engine, rulepack
 
+    if args.format == "email" and not args.output:
+        raise InputError("--format email needs --output DIR for the drafts")
+    token = args.token or os.environ.get("REVIEWBOT_PATCHWORK_TOKEN")
+    if args.patchwork and not token:
+        raise InputError("--patchwork needs --token (or REVIEWBOT_PATCHWORK_TOKEN)")
     rules = rulepack.select(_load_rules(args), args.rules, args.skip)
-    review = engine.run(series, rules)
-    _emit(_render(review, args.format), args.output)
+    review = dedupe.mark_replied(engine.run(series, rules))
+    if args.format == "email":
+        _write_drafts(review, args)
+    else:
+        _emit(_render(review, args.format, rules), args.output)
+    if args.patchwork:
+        from reviewbot import patchwork
+
+        patchwork.post_checks(review, url=args.patchwork, token=token, project=args.patchwork_project,
+                              target_url=args.target_url)
     return exit_code(review.findings, args.fail_on)
+
+
+def _write_drafts(review, args: argparse.Namespace) -> None:
+    from datetime import datetime
+
+    from reviewbot.render import email
+
+    date = None
+    if args.date:
+        try:
+            date = datetime.fromisoformat(args.date)
+        except ValueError:
+            raise InputError(f"--date {args.date!r} is not an ISO date") from None
+    drafts = email.drafts(review, reviewer=email.reviewer_identity(args.from_), date=date,
+                          keep_replied=args.keep_replied)
+    written = email.write_drafts(drafts, args.output, overwrite=args.overwrite)
+    sys.stderr.write(f"reviewbot: {len(drafts)} draft{'s' if len(drafts) != 1 else ''} in {args.output}\n"
+                     if written else "reviewbot: no findings, no drafts\n")
 
 
 def exit_code(findings, fail_on: str) -> int:
@@ -119,9 +168,15 @@ def exit_code(findings, fail_on: str) -> int:
     return EXIT_FINDINGS if any(severity_rank(f.severity) >= floor for f in findings) else EXIT_OK
 
 
-def _render(review, fmt: str) -> str:
+def _render(review, fmt: str, rules) -> str:
+    if fmt == "sarif":
+        from reviewbot.render import sarif
+
+        return sarif.render(review, rules)
     if fmt == "json":
         from reviewbot.render import json as renderer
+    elif fmt == "github":
+        from reviewbot.render import github as renderer
     else:
         from reviewbot.render import text as renderer
     return renderer.render(review)

@@ -21,7 +21,9 @@ from reviewbot.finding import Finding
 from reviewbot.rulepack import Rule
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-INFORMATION_URI = "https://github.com/reviewbot/reviewbot"  # placeholder until the project has a home page
+# The project has no public home page yet; SARIF makes informationUri optional, so we leave it out
+# rather than invent one. Callers that have one pass information_uri.
+INFORMATION_URI: str | None = None
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 PROBLEM_SEVERITY = {"error": "error", "warning": "warning", "info": "recommendation"}
 PRECISION = {"low": "low", "medium": "medium", "high": "high"}
@@ -118,7 +120,7 @@ def _result(f: Finding, index: int, occurrence: int) -> dict:
     }
 
 
-def log(review: Review, rules: Iterable[Rule], *, information_uri: str = INFORMATION_URI) -> dict:
+def log(review: Review, rules: Iterable[Rule], *, information_uri: str | None = INFORMATION_URI) -> dict:
     """The SARIF log as a dict."""
     by_id = {r.id: r for r in rules}
     descriptors = [_descriptor(by_id[i]) for i in sorted(by_id)]
@@ -146,7 +148,6 @@ def log(review: Review, rules: Iterable[Rule], *, information_uri: str = INFORMA
                 "name": "reviewbot",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "informationUri": information_uri,
                 "rules": descriptors,
             }
         },
@@ -154,8 +155,10 @@ def log(review: Review, rules: Iterable[Rule], *, information_uri: str = INFORMA
         "results": results,
         "columnKind": "unicodeCodePoints",
     }
+    if information_uri:
+        run["tool"]["driver"]["informationUri"] = information_uri
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
-def render(review: Review, rules: Iterable[Rule], *, information_uri: str = INFORMATION_URI) -> str:
+def render(review: Review, rules: Iterable[Rule], *, information_uri: str | None = INFORMATION_URI) -> str:
     return _json.dumps(log(review, rules, information_uri=information_uri), indent=2, ensure_ascii=False) + "\n"
