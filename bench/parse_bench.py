@@ -24,7 +24,7 @@ DEFAULT_CORPUS = Path(os.path.expanduser("~/.cache/reviewbot/linux-source-6.1"))
 FOLDERS = ("kernel/bpf", "mm")
 
 
-def best_of(folder: Path, raw: bool, repeat: int, previous: dict | None) -> dict:
+def best_of(folder: Path, raw: bool, previous: dict | None) -> dict:
     result = measure([str(folder)], raw=raw)
     if previous is not None and previous["seconds"] < result["seconds"]:
         result["seconds"] = previous["seconds"]
@@ -47,8 +47,8 @@ def main() -> int:
     for folder in FOLDERS:
         raw = masked = None
         for _ in range(args.repeat):
-            raw = best_of(corpus / folder, True, args.repeat, raw)
-            masked = best_of(corpus / folder, False, args.repeat, masked)
+            raw = best_of(corpus / folder, True, raw)
+            masked = best_of(corpus / folder, False, masked)
         for name, r in (("raw", raw), ("masked", masked)):
             lines_ok = 100.0 * (1 - r["lines_in_error"] / r["lines"])
             fn_ok = 100.0 * (1 - r["functions_with_error"] / r["functions"])

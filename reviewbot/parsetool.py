@@ -11,6 +11,7 @@ import dataclasses
 import email
 import email.policy
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -50,7 +51,14 @@ def run(args) -> int:
         totals = measure(args.paths, raw=args.raw)
         print(json.dumps(totals, indent=2))
         return 0
-    out = sys.stdout
+    try:
+        _show(args, show, sys.stdout)
+    except BrokenPipeError:  # `reviewbot parse x.c | head`
+        sys.stdout = open(os.devnull, "w")
+    return 0
+
+
+def _show(args, show: str, out) -> None:
     for path in args.paths:
         for unit in _units(path, args.raw, args.kernel_tree):
             if show == "facts":
@@ -62,7 +70,6 @@ def run(args) -> int:
             else:
                 out.write(f"# {unit.path}\n")
                 write_tree(unit, out)
-    return 0
 
 
 def _units(path: str, raw: bool, kernel_tree: str | None):

@@ -186,3 +186,52 @@ def test_stats_count_lines_functions_and_errors(tmp_path):
     assert masked["lines_in_error"] == 1
     assert raw["lines_in_error"] > masked["lines_in_error"]
     assert masked["bytes"] == len(SOURCE) + len(broken)
+
+
+# --- reviewbot parse --------------------------------------------------------------------------
+
+def run_parse(argv, capsys):
+    import argparse
+    import json
+
+    from reviewbot import parsetool
+
+    parser = argparse.ArgumentParser(prog="reviewbot")
+    parsetool.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["parse", *argv])
+    code = parsetool.run(args)
+    out = capsys.readouterr().out
+    return code, (json.loads(out) if "--facts" in argv or "--stats" in argv else out)
+
+
+def test_parse_tool_tree_sexp_and_facts(tmp_path, capsys):
+    source = tmp_path / "walk.c"
+    source.write_bytes(SOURCE)
+    code, out = run_parse([str(source)], capsys)
+    assert code == 0 and "while_statement [7-10]" in out and "MISSING" not in out
+    code, out = run_parse(["--sexp", str(source)], capsys)
+    assert out.splitlines()[1].startswith("(translation_unit")
+    code, facts = run_parse(["--facts", str(source)], capsys)
+    assert facts["loops"][0]["macro"] == "list_for_each_entry_srcu"
+    assert facts["functions"][0]["name"] == "walk" and facts["error_lines"] == []
+    code, raw = run_parse(["--raw", "--facts", str(source)], capsys)
+    assert raw["error_lines"] != []
+
+
+def test_parse_tool_reads_patches_and_stats(tmp_path, capsys):
+    patch = tmp_path / "0001-new.patch"
+    patch.write_text(NEW_FILE)
+    code, facts = run_parse(["--facts", str(patch)], capsys)
+    assert facts["path"] == "mm/new.c" and facts["globals"][0]["macro"] == "DEFINE_SPINLOCK"
+    assert facts["globals"][0]["added"] is True
+    (tmp_path / "a.c").write_bytes(SOURCE)
+    code, stats = run_parse(["--stats", str(tmp_path)], capsys)
+    assert set(stats) >= {"files", "lines", "lines_in_error", "functions", "functions_with_error", "bytes", "seconds"}
+    assert stats["files"] == 1
+
+
+def test_parse_tool_missing_file_is_an_input_error(tmp_path, capsys):
+    with pytest.raises(InputError):
+        run_parse([str(tmp_path / "nope.c")], capsys)
+    with pytest.raises(InputError):
+        run_parse(["--stats", str(tmp_path / "nope")], capsys)

@@ -8,7 +8,8 @@
 Importing this package is cheap: tree-sitter's Language and Parser are created on first use.
 """
 
-from reviewbot.csource.mask import Masked, mask, mask_source
+# `mask` the function is not re-exported: it would hide the `mask` module of this package.
+from reviewbot.csource.mask import Masked, mask_source
 from reviewbot.csource.parse import CUnit, Node, declarator_identifier, error_nodes, parse_c
 from reviewbot.csource.postimage import is_c_path, post_image, unit_of_changed_file, units_from_patch
 
@@ -19,7 +20,6 @@ __all__ = [
     "declarator_identifier",
     "error_nodes",
     "is_c_path",
-    "mask",
     "mask_source",
     "parse_c",
     "post_image",
