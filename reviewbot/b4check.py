@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
-import email.utils
 import json
 import re
 import sys
@@ -31,69 +30,33 @@ from email.message import EmailMessage
 from reviewbot.errors import InputError, ReviewbotError
 
 TOOL = "reviewbot"
-_PREFIX = re.compile(r"^\s*\[(?P<prefix>[^\]]*)\]\s*(?P<title>.*)$", re.DOTALL)
 
 
-def _msgids(header: str) -> list[str]:
-    return [m.strip() for m in re.findall(r"<([^<>\s]+)>", header or "")]
+def _undo_b4_decoding(msg: EmailMessage) -> None:
+    """b4 hands the check command the already-decoded body under the original
+    Content-Transfer-Encoding header; decoding it again would turn the diff into garbage."""
+    if msg.is_multipart():
+        return
+    raw = msg.get_payload(decode=False)
+    cte = str(msg.get("Content-Transfer-Encoding", "")).strip().lower()
+    if cte in ("base64", "quoted-printable") and isinstance(raw, str) and re.search(r"(?m)^diff --git ", raw):
+        del msg["Content-Transfer-Encoding"]
+        msg["Content-Transfer-Encoding"] = "8bit"
 
 
-def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
-    values = [str(v) for v in msg.get_all(name, [])]
-    return tuple(email.utils.formataddr(p) for p in email.utils.getaddresses(values) if p[1])
+def series_from_message(msg: EmailMessage):
+    """One patch email -> a Series holding that patch (thread.assemble, as for a lore thread), or
+    None when the mail carries no diff."""
+    from reviewbot import patchfiles, thread
 
-
-def _text(msg: EmailMessage) -> str:
-    part = msg.get_body(("plain",)) if msg.is_multipart() else msg
-    if part is None or part.get_content_maintype() != "text":
-        raise InputError("check: the message on stdin has no plain-text body")
-    raw = part.get_payload(decode=False)
-    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-    if cte == "base64" and isinstance(raw, str) and re.search(r"(?m)^diff --git ", raw):
-        return raw  # b4 hands us the decoded body under the original header
+    _undo_b4_decoding(msg)
+    mid = patchfiles.ensure_msgid(msg, "stdin")
     try:
-        return part.get_content()
-    except (LookupError, UnicodeError, ValueError):
-        data = part.get_payload(decode=True) or b""
-        return data.decode("utf-8", errors="replace")
-
-
-def patch_from_message(msg: EmailMessage):
-    """One EmailMessage -> thread.Patch (no thread: no replies, counters from the subject)."""
-    from reviewbot.diff import parse_changed_files
-    from reviewbot.thread import Patch
-
-    subject = " ".join(str(msg.get("Subject", "") or "").split())
-    m = _PREFIX.match(subject)
-    prefix, title = (m["prefix"], m["title"]) if m else ("", subject)
-    counter, total = 1, 1
-    nm = re.search(r"(\d+)\s*/\s*(\d+)", prefix)
-    if nm:
-        counter, total = int(nm[1]), int(nm[2])
-    rev = re.search(r"\b[vV](\d+)\b", prefix)
-    name, addr = email.utils.parseaddr(str(msg.get("From", "") or ""))
-    mids = _msgids(str(msg.get("Message-ID", "") or ""))
-    body = _text(msg)
-    try:
-        changed = parse_changed_files(body)
+        return thread.assemble([msg], mid)
     except InputError as exc:
+        if "no patches" in str(exc):
+            return None
         raise InputError(f"check: {exc}") from None
-    return Patch(
-        msgid=mids[0] if mids else "",
-        subject=subject,
-        title=title,
-        counter=counter,
-        total=total,
-        revision=int(rev[1]) if rev else 1,
-        author_name=name,
-        author_email=addr,
-        date=str(msg.get("Date", "") or ""),
-        to=_addresses(msg, "To"),
-        cc=_addresses(msg, "Cc"),
-        references=tuple(_msgids(str(msg.get("References", "") or ""))),
-        body=body,
-        changed_files=changed,
-    )
 
 
 def parse_message(raw: bytes) -> EmailMessage:
@@ -121,8 +84,6 @@ def result(review, *, url: str = "") -> dict:
         status = "pass"
         n = len(review.rules)
         summary = f"no findings ({n} rule{'s' if n != 1 else ''})"
-        if not any(p.changed_files for p in review.series.patches):
-            summary = "no diff to review"
     else:
         status = "fail" if counts["error"] else "warn"
         parts = [f"{counts[s]} {s}{'s' if counts[s] != 1 and s != 'info' else ''}"
@@ -145,10 +106,11 @@ def result(review, *, url: str = "") -> dict:
 
 def check_message(raw: bytes, rules, *, url: str = "") -> list[dict]:
     """Review one patch email (bytes, as b4 sends it) and return b4's result list."""
-    from reviewbot import engine, thread
+    from reviewbot import engine
 
-    patch = patch_from_message(parse_message(raw))
-    series = thread.single_series((patch,), title=patch.title)
+    series = series_from_message(parse_message(raw))
+    if series is None:
+        return [{"tool": TOOL, "status": "pass", "summary": "no diff to review", "url": url, "details": ""}]
     review = engine.run(series, list(rules))
     return [result(review, url=url)]
 

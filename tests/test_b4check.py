@@ -60,8 +60,9 @@ def test_warn_on_warnings_only_and_pass_on_nothing(rules):
                    "url": "https://ci/1", "details": ""}
 
 
-def test_patch_from_message_reads_the_subject_and_headers():
-    patch = b4check.patch_from_message(eml(PATCH_01))
+def test_series_from_message_reads_the_subject_and_headers():
+    series = b4check.series_from_message(eml(PATCH_01))
+    (patch,) = series.patches
     assert patch.msgid == PATCH_01
     assert (patch.counter, patch.total, patch.revision) == (1, 14, 1)
     assert patch.title == "mm: introduce bpf struct ops for OOM handling"
