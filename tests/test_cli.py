@@ -168,3 +168,21 @@ def test_rules_and_explain(capsys):
     assert set(rows[0]) >= {"id", "name", "severity", "summary", "see"}
     code, out, _ = run(["explain", "DEMO002", "--rules-dir", TESTRULES], capsys)
     assert code == 0 and out.startswith("# DEMO002 any-kfree") and "## Known problems" in out
+
+
+@pytest.mark.parametrize("msgid", [PATCH_01, COVER])
+def test_mbox_and_lore_give_the_same_json(capsys, public_inbox_url, msgid):
+    """The issue's acceptance check: the same review from the local mbox and from a real
+    public-inbox archive on loopback, through b4."""
+    common = ["--format", "json", "--fail-on", "never"]
+    code_mbox, from_mbox, _ = run(["review", msgid, "--mbox", str(V1_MBOX), *common], capsys)
+    code_lore, from_lore, err = run(["review", msgid, "--lore", public_inbox_url, "--no-cache", *common], capsys)
+    assert (code_mbox, code_lore, err) == (0, 0, "")
+    assert from_mbox == from_lore
+    assert json.loads(from_lore)["series"]["missing"] == [12]
+
+
+def test_archive_faults_are_exit_3_with_one_line(capsys, down_url, http500_url):
+    for url in (down_url, http500_url):
+        code, out, err = run(["review", PATCH_01, "--lore", url, "--no-cache"], capsys)
+        assert code == 3 and out == "" and err.count("\n") == 1 and "Traceback" not in err
