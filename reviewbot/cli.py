@@ -22,7 +22,7 @@ FAIL_ON = ("error", "warning", "info", "never")
 
 # Subcommands that live in their own module: each has add_parser(subparsers), which registers the
 # subcommand with set_defaults(func=...). Importing them is cheap; their work is imported lazily.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("reviewbot.b4check",)
+SUBCOMMAND_MODULES: tuple[str, ...] = ("reviewbot.b4check", "reviewbot.parsetool")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,6 +93,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                     help="Patchwork API token (default: $REVIEWBOT_PATCHWORK_TOKEN)")
     pw.add_argument("--patchwork-project", metavar="NAME", help="limit the patch lookup to this project")
     pw.add_argument("--target-url", metavar="URL", help="the link each check points to (e.g. the CI run)")
+    p.add_argument("--tree", metavar="DIR",
+                   help="a kernel tree at the series' base: modified files are then parsed whole "
+                        "(pre-image from DIR with the hunks applied), not just their hunks")
     sel = p.add_argument_group("rules")
     sel.add_argument("--rules", metavar="IDS", help="run only these rules (ids, names or packs, comma-separated)")
     sel.add_argument("--skip", metavar="IDS", help="do not run these rules")
@@ -128,7 +131,7 @@ def _review_and_report(series, args: argparse.Namespace) -> int:
     if args.patchwork and not token:
         raise InputError("--patchwork needs --token (or REVIEWBOT_PATCHWORK_TOKEN)")
     rules = rulepack.select(_load_rules(args), args.rules, args.skip)
-    review = dedupe.mark_replied(engine.run(series, rules))
+    review = dedupe.mark_replied(engine.run(series, rules, tree=args.tree))
     if args.format == "email":
         _write_drafts(review, args)
     else:

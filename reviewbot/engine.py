@@ -42,6 +42,7 @@ class FileContext:
     file: ChangedFile
     rule: Rule | None = None
     _units: dict = field(default_factory=dict, repr=False)
+    tree: str | None = None  # a kernel tree to read a modified file's pre-image from
 
     @property
     def path(self) -> str:
@@ -58,7 +59,7 @@ class FileContext:
 
         key = id(self.file)
         if key not in self._units:
-            self._units[key] = csource.unit_of_changed_file(self.file)
+            self._units[key] = csource.unit_of_changed_file(self.file, self.tree)
         return self._units[key]
 
     @cached_property
@@ -105,23 +106,23 @@ def wants(rule: Rule, path: str) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in rule.files)
 
 
-def run(series: Series, rules: list[Rule]) -> Review:
+def run(series: Series, rules: list[Rule], tree: str | None = None) -> Review:
     findings: list[Finding] = []
     order = {p.msgid: p.counter for p in series.patches}
     for patch in series.patches:
-        findings.extend(run_patch(patch, rules))
+        findings.extend(run_patch(patch, rules, tree))
     findings = sorted(set(findings), key=lambda f: (order.get(f.patch, 0), *f.sort_key()))
     return Review(series=series, findings=tuple(findings), rules=tuple(r.id for r in rules))
 
 
-def run_patch(patch: Patch, rules: list[Rule]) -> list[Finding]:
+def run_patch(patch: Patch, rules: list[Rule], tree: str | None = None) -> list[Finding]:
     units: dict = {}  # parsed files shared by every rule on this patch
-    contexts = [FileContext(patch, cf, None, units) for cf in patch.changed_files if not cf.is_binary]
+    contexts = [FileContext(patch, cf, None, units, tree) for cf in patch.changed_files if not cf.is_binary]
     by_path = {c.path: c for c in contexts}
     out: list[Finding] = []
     for rule in rules:
         if rule.scope == "patch":
-            wanted = [FileContext(patch, c.file, rule, units) for c in contexts if wants(rule, c.path)]
+            wanted = [FileContext(patch, c.file, rule, units, tree) for c in contexts if wants(rule, c.path)]
             for hit in rule.check(PatchContext(patch, wanted, rule)) or ():
                 ctx = by_path.get(hit.file or "")
                 if ctx is not None:
@@ -130,7 +131,7 @@ def run_patch(patch: Patch, rules: list[Rule]) -> list[Finding]:
         for base in contexts:
             if not wants(rule, base.path):
                 continue
-            ctx = FileContext(patch, base.file, rule, units)
+            ctx = FileContext(patch, base.file, rule, units, tree)
             for hit in rule.check(ctx) or ():
                 out.extend(_finding(rule, patch, base.file, hit))
     return out

@@ -37,7 +37,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--raw", action="store_true", help="parse with plain tree-sitter-c, without the kernel mask")
     parser.add_argument("--kernel-tree", "--source-tree", dest="kernel_tree", metavar="DIR",
                         help="a kernel tree to read pre-images from, so a patched file is parsed whole")
-    parser.set_defaults(run=run, show=None)
+    parser.set_defaults(func=run, show=None)
 
 
 def run(args) -> int:
