@@ -12,7 +12,7 @@ import pytest
 from reviewbot import cli
 from tests.helpers import COVER, PATCH_01, ROOT, V1, V1_MBOX
 
-TESTRULES = str(ROOT / "tests" / "data" / "testrules")
+TESTRULES = str(ROOT / "tests" / "rules")
 
 
 def run(argv, capsys):
@@ -39,9 +39,9 @@ def test_json_contract_keys_and_order(capsys):
     assert list(f)[:10] == ["rule", "severity", "confidence", "patch", "file", "line", "end_line", "message",
                             "quoted", "trace"]
     assert "see" in f
-    assert (f["rule"], f["patch"], f["file"], f["line"]) == ("DEMO001", PATCH_01, "mm/bpf_oom.c", 31)
+    assert (f["rule"], f["patch"], f["file"], f["line"]) == ("TEST001", PATCH_01, "mm/bpf_oom.c", 31)
     assert f["quoted"] == ["+\tlist_idx = srcu_read_lock(&bpf_oom_srcu);"]
-    # Exit code: an error-level DEMO002 finding (kfree) is present.
+    # Exit code: an error-level TEST002 finding (kfree) is present.
     assert code == 1
 
 
@@ -54,8 +54,8 @@ def test_same_input_same_bytes(capsys):
 
 @pytest.mark.parametrize(
     "fail_on, skip, expected",
-    [("error", None, 1), ("error", "DEMO002", 0), ("warning", "DEMO002", 1), ("never", None, 0),
-     ("info", "demo,severe", 0)],
+    [("error", None, 1), ("error", "TEST002", 0), ("warning", "TEST002", 1), ("never", None, 0),
+     ("info", "testpack", 0)],
 )
 def test_fail_on_and_skip(capsys, fail_on, skip, expected):
     argv = ["review", PATCH_01, "--mbox", str(V1_MBOX), "--rules-dir", TESTRULES, "--fail-on", fail_on]
@@ -65,8 +65,8 @@ def test_fail_on_and_skip(capsys, fail_on, skip, expected):
 
 
 def test_rules_selects_by_id_name_or_pack(capsys):
-    _, data, _ = review_json(capsys, "--rules-dir", TESTRULES, "--rules", "any-kfree")
-    assert {f["rule"] for f in data["findings"]} == {"DEMO002"}
+    _, data, _ = review_json(capsys, "--rules-dir", TESTRULES, "--rules", "added-kfree")
+    assert {f["rule"] for f in data["findings"]} == {"TEST002"}
     code, _, err = run(["review", PATCH_01, "--mbox", str(V1_MBOX), "--rules-dir", TESTRULES, "--rules", "NOPE9"],
                        capsys)
     assert code == 2 and err.count("\n") == 1 and "unknown rule" in err
@@ -85,7 +85,8 @@ def test_text_summary_names_patches_missing_slot_and_findings(capsys):
     code, out, _ = run(["review", PATCH_01, "--mbox", str(V1_MBOX), "--rules-dir", TESTRULES], capsys)
     assert out.startswith('v1 "mm: BPF OOM": 13 of 14 patches and a cover letter\n')
     assert "missing from the archive: 12/14" in out
-    assert "mm/bpf_oom.c:31: warning: srcu_read_lock() called here on &bpf_oom_srcu [DEMO001]" in out
+    assert ("mm/bpf_oom.c:31: warning: Is srcu_read_lock() on this line paired with an unlock on every path? "
+            "[TEST001]") in out
     assert out.rstrip().endswith("4 findings: 2 error, 2 warning, 0 info")
 
 
@@ -139,7 +140,7 @@ def test_ci_on_patch_files_folder_and_git_range(tmp_path, capsys):
     code, out, _ = run(["ci", str(folder), "--format", "json", "--rules-dir", TESTRULES], capsys)
     data = json.loads(out)
     assert [p["counter"] for p in data["patches"]] == [1, 2] and code == 1
-    assert {f["line"] for f in data["findings"] if f["rule"] == "DEMO001"} == {31, 36}
+    assert {f["line"] for f in data["findings"] if f["rule"] == "TEST001"} == {31, 36}
 
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -153,7 +154,7 @@ def test_ci_on_patch_files_folder_and_git_range(tmp_path, capsys):
     code, out, _ = run(["ci", "--git", "HEAD~1..HEAD", "--repo", str(repo), "--format", "json",
                         "--rules-dir", TESTRULES], capsys)
     data = json.loads(out)
-    assert code == 1 and [(f["rule"], f["file"], f["line"]) for f in data["findings"]] == [("DEMO002", "a.c", 4)]
+    assert code == 1 and [(f["rule"], f["file"], f["line"]) for f in data["findings"]] == [("TEST002", "a.c", 4)]
     first = out
     assert run(["ci", "--git", "HEAD~1..HEAD", "--repo", str(repo), "--format", "json", "--rules-dir", TESTRULES],
                capsys)[1] == first  # made-up Message-IDs are stable
@@ -164,10 +165,10 @@ def test_ci_on_patch_files_folder_and_git_range(tmp_path, capsys):
 def test_rules_and_explain(capsys):
     code, out, _ = run(["rules", "--format", "json", "--rules-dir", TESTRULES], capsys)
     rows = json.loads(out)
-    assert code == 0 and [r["id"] for r in rows] == ["DEMO001", "DEMO002"]
+    assert code == 0 and [r["id"] for r in rows] == ["TEST001", "TEST002"]
     assert set(rows[0]) >= {"id", "name", "severity", "summary", "see"}
-    code, out, _ = run(["explain", "DEMO002", "--rules-dir", TESTRULES], capsys)
-    assert code == 0 and out.startswith("# DEMO002 any-kfree") and "## Known problems" in out
+    code, out, _ = run(["explain", "TEST001", "--rules-dir", TESTRULES], capsys)
+    assert code == 0 and out == (ROOT / "tests/rules/testpack/TEST001-srcu-read-lock/README.md").read_text()
 
 
 @pytest.mark.parametrize("msgid", [PATCH_01, COVER])
