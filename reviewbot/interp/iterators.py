@@ -102,6 +102,7 @@ def run_iterator(m, th, fr, n):
             m.store(th, pos_addr, entry, n.line, pos.source)
             if cur == head:
                 return None
+            m.log(th, n.line, f"the list walk reaches {entry.base.label}")
             if nxt_addr is not None:
                 following = m.load(th, cur.field("next"), n.line, f"{pos.source}->{mname}.next (list walk)")
                 m.store(th, nxt_addr, container_of(following, mname), n.line, nxt.source)

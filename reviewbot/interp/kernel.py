@@ -538,7 +538,7 @@ def free_block(m: Machine, th, ptr: Any, line: int, file: str, how: str) -> None
     block.free_line = line
     block.free_file = file
     block.freed_by = how
-    m.log(th, line, f"{how}() frees {block.label}")
+    m.log(th, line, f"{how}() frees {block.label}" if how.isidentifier() else f"{how} frees {block.label}")
 
 
 @reg()
@@ -736,7 +736,7 @@ def BUG_ON(ctx, cond):
         raise Fault("bug", ctx.line, f"BUG_ON({ctx.arg_text(0)})")
 
 
-@reg()
+@reg("__btf_member_bit_offset")
 def __btf_member_bit_offset(ctx, t, m):
     off = getattr(m, "bit_offset", None)
     if off is None:

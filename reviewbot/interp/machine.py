@@ -43,6 +43,7 @@ class Event:
     file: str
     detail: dict = field(default_factory=dict)
     step: int = 0  # the machine's step counter when it happened
+    log_at: int = 0  # how many log lines there were when it happened
 
 
 @dataclass(eq=False)
@@ -71,8 +72,11 @@ class Thread:
         self.atomic = 0  # spinlocks held / preemption disabled
         self.locks: list[Opaque] = []
         self.last_load: dict[int, int] = {}  # id(block) -> line where a pointer to it was last read
+        self.last_load_held: dict[int, tuple[str, ...]] = {}  # the read-side sections open at that load
+        self.returned: dict[str, tuple[int, str]] = {}  # function -> (line, file) of its last return
         self.line = 0
         self.file = ""
+        self.at: N | None = None  # the statement it is about to run
 
     def holds(self, domain: Opaque) -> bool:
         return any(s.domain is domain for s in self.sections)
@@ -114,7 +118,11 @@ class Call:
         args = self.node.f.get("arguments") if self.node is not None else None
         if args is None or i >= len(args.kids):
             return ""
-        return " ".join(args.kids[i].source.split())
+        kid = args.kids[i]
+        text = kid.cache.get("arg")
+        if text is None:
+            text = kid.cache["arg"] = " ".join(kid.source.split())
+        return text
 
     def event(self, kind: str, **detail: Any) -> Event:
         return self.m.event(kind, self.th, self.line, self.file, **detail)
@@ -164,7 +172,7 @@ class Machine:
 
     def event(self, kind: str, th: Thread | None, line: int, file: str = "", **detail: Any) -> Event:
         ev = Event(kind, th.name if th else "", line, file or (th.file if th else ""), dict(detail),
-                   self.steps)
+                   self.steps, len(self.logs))
         self.events.append(ev)
         return ev
 
@@ -234,6 +242,8 @@ class Machine:
                 return special
             return Struct(ctype[1], zeroed)
         if kind == "array":
+            if ctype[1][0] in ("int", "ptr"):
+                return [(0 if ctype[1][0] == "int" else NULL) if zeroed else UNINIT] * ctype[2]
             return [self.default(ctype[1], zeroed, label) for _ in range(ctype[2])]
         if kind == "ptr":
             return NULL if zeroed else UNINIT
@@ -270,7 +280,9 @@ class Machine:
             self.event("poison", th, line, th.file, what=what)
             raise Fault("poison", line, f"{what} follows a LIST_POISON pointer")
         if base.freed:
-            self.event("uaf", th, line, th.file, what=what, block=base, write=write)
+            self.event("uaf", th, line, th.file, what=what, block=base, write=write,
+                       held=[sec.domain.label for sec in th.sections], loaded_at=th.last_load.get(id(base)),
+                       held_at_load=th.last_load_held.get(id(base), ()))
             self.log(th, line, f"{'writes' if write else 'reads'} {what}: {base.label} was freed"
                      f" (line {base.free_line})" if base.free_line else
                      f"{'writes' if write else 'reads'} {what}: {base.label} was freed ({base.freed_by})")
@@ -289,8 +301,10 @@ class Machine:
         value = self._child(container, key)
         if isinstance(value, list):
             return Ptr(addr.base, addr.path + (0,))  # an array decays to a pointer
-        if isinstance(value, Ptr) and value.base is not None and value.base.owner is not None:
-            th.last_load[id(value.base)] = line or th.line
+        if (isinstance(value, Ptr) and value.base is not None and value.base.owner is not None
+                and addr.base.kind in ("heap", "global")):
+            th.last_load[id(value.base)] = line or th.line  # where a pointer was taken from shared memory
+            th.last_load_held[id(value.base)] = tuple(sec.domain.label for sec in th.sections)
         return value
 
     def store(self, th: Thread, addr: Ptr, value: Any, line: int = 0, what: str = "") -> None:
@@ -300,6 +314,9 @@ class Machine:
             raise NotModelled(what or repr(addr), line, "a write to read-only memory")
         if not addr.path:
             raise NotModelled(what or repr(addr), line, "a whole-object store")
+        if addr.base.owner is not None:
+            self.kstate.setdefault("writes", []).append(
+                (addr.base, addr.path, line or th.line, th.name, th.file, value, self.steps))
         container, key = self._slot(addr)
         if isinstance(container, list) and not (isinstance(key, int) and 0 <= key < len(container)):
             raise NotModelled(what or repr(addr), line, "a store out of the array's bounds")
@@ -381,6 +398,7 @@ class Machine:
         th.file = fd.path
         try:
             sig = yield from self.exec_block(th, fr, fd.body)
+            th.returned[fd.name] = (th.line, fd.path)
         finally:
             th.file, th.line = saved
         if isinstance(sig, tuple) and sig[0] == "return":

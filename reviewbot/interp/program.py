@@ -43,7 +43,10 @@ class N:
     @property
     def source(self) -> str:
         """The node's original source text (kernel macros as written, not masked)."""
-        return self.unit.text((self.start, self.end))
+        text = self.cache.get("src")
+        if text is None:
+            text = self.cache["src"] = self.unit.text((self.start, self.end))
+        return text
 
     @property
     def path(self) -> str:
@@ -292,6 +295,12 @@ class Program:
 
     def declarators(self, decl: N) -> list[tuple[str, tuple, N | None]]:
         """Every (name, type, initializer) a declaration declares."""
+        found = decl.cache.get("decls")
+        if found is None:
+            found = decl.cache["decls"] = self._declarators(decl)
+        return found
+
+    def _declarators(self, decl: N) -> list[tuple[str, tuple, N | None]]:
         base = self.base_type(decl)
         out = []
         for kid in decl.kids:

@@ -40,6 +40,7 @@ def advance(m: Machine, th: Thread) -> str:
         th.wait = y.pred
         return "blocked" if not y.pred() else "step"
     th.steps += 1
+    th.at = y
     if m.verbose:
         m.log(th, y.line, "runs: " + y.first_line())
     if th.steps > MAX_STEPS:
@@ -55,6 +56,12 @@ def _check_exit(m: Machine, th: Thread) -> None:
         m.event("lock-left-held", th, th.line, th.file, label=lock.label)
 
 
+def _consequence(m: Machine, th: Thread) -> bool:
+    """True when what `th` waits for is held by a thread that already ended (crashed, or returned
+    with a read-side section or lock still held): that earlier problem is the one to report."""
+    return any(t is not th and t.done and (t.fault is not None or t.sections or t.locks) for t in m.threads)
+
+
 def run_alone(m: Machine, th: Thread) -> Thread:
     while True:
         state = advance(m, th)
@@ -63,7 +70,8 @@ def run_alone(m: Machine, th: Thread) -> Thread:
             return th
         if state == "blocked" and not th.wait():
             if not run_deferred(m):
-                m.event("deadlock", th, th.line, th.file, what="waits for something that cannot happen")
+                m.event("deadlock", th, th.line, th.file, what="waits for something that cannot happen",
+                        consequence=_consequence(m, th))
                 th.done = True
                 th.fault = Fault("deadlock", th.line, "waits forever")
                 return th
@@ -76,7 +84,8 @@ def run_interleaved(m: Machine, a: Thread, b: Thread, k: int) -> bool:
         if advance(m, a) == "done":
             return False
         run_deferred(m)
-    m.log(None, 0, "-- switch --")
+    if a.at is not None:
+        m.log(a, a.at.line, f"is about to run line {a.at.line} ({a.at.first_line()}) when {b.name} starts")
     while not (a.done and b.done):
         progressed = False
         while not b.done:
@@ -94,7 +103,8 @@ def run_interleaved(m: Machine, a: Thread, b: Thread, k: int) -> bool:
             if not run_deferred(m):
                 stuck = [t for t in (a, b) if not t.done]
                 for t in stuck:
-                    m.event("deadlock", t, t.line, t.file, what="no thread can go on")
+                    m.event("deadlock", t, t.line, t.file, what="no thread can go on",
+                            consequence=_consequence(m, t))
                     t.done = True
                     t.fault = Fault("deadlock", t.line, "no thread can go on")
     return True

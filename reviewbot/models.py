@@ -1,0 +1,176 @@
+"""Reference models: load the model packs, run them on a patch, turn their divergences into Findings.
+
+A model pack is a folder `rules/<pack>/model/` holding `model.toml` (id, name, summary, see, and one
+`[[finding]]` table per kind of finding it can report: id, title, severity, confidence), `model.py`
+(`run(patch) -> ModelResult`), `contract.py` and a README.md. Adding the folder adds the model.
+
+A model reports `Divergence`s: where the patched code and the contract disagree, with the minimal
+counterexample as a trace. `run_models` keeps those at a line the patch adds (or related to one),
+quotes the diff lines, and gives back the code the model could not run as `not_modelled` dicts:
+
+    {"model": "bpf_oom", "file": "mm/bpf_oom.c", "line": 32, "construct": "...", "reason": "..."}
+
+Those never become findings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+
+from reviewbot.errors import InputError
+from reviewbot.finding import CONFIDENCES, SEVERITIES, Finding
+from reviewbot.interp.errors import NotModelled
+from reviewbot.thread import Patch
+
+
+@dataclass(frozen=True)
+class FindingKind:
+    id: str
+    title: str
+    severity: str
+    confidence: str
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """One disagreement between the code and the contract, as a model reports it."""
+
+    rule: str  # a finding id from model.toml
+    file: str
+    line: int
+    message: str
+    trace: tuple[str, ...] = ()
+    end_line: int | None = None
+    related: tuple[int, ...] = ()  # other lines that make the finding (it is kept if any is added)
+
+
+@dataclass
+class ModelResult:
+    divergences: list[Divergence] = field(default_factory=list)
+    not_modelled: list[dict] = field(default_factory=list)  # without the "model" key; added here
+    applied: bool = False  # whether the model recognised the patch at all
+    stats: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    name: str
+    summary: str
+    see: str
+    folder: Path
+    kinds: tuple[FindingKind, ...]
+
+    def kind(self, rule: str) -> FindingKind | None:
+        return next((k for k in self.kinds if k.id == rule), None)
+
+    @cached_property
+    def module(self) -> ModuleType:
+        path = self.folder / "model.py"
+        name = f"reviewbot_model_{self.id}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise InputError(f"model {self.id}: cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    def run(self, patch: Patch) -> ModelResult:
+        return self.module.run(patch)
+
+    @property
+    def readme(self) -> str:
+        path = self.folder / "README.md"
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def load_models(rules_dir: Path | str | None = None) -> list[Model]:
+    """Every model pack under rules_dir (default: the shipped rules), sorted by id."""
+    from reviewbot.rulepack import default_rules_dir
+
+    root = Path(rules_dir) if rules_dir is not None else default_rules_dir()
+    if not root.is_dir():
+        raise InputError(f"rules folder {root} does not exist")
+    models = [_read_model(p) for p in sorted(root.glob("*/model/model.toml"))]
+    ids = [m.id for m in models]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise InputError(f"duplicate model ids in {root}: {', '.join(dupes)}")
+    return sorted(models, key=lambda m: m.id)
+
+
+def _read_model(path: Path) -> Model:
+    folder = path.parent
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"model {folder}: bad model.toml: {exc}") from None
+    for key in ("id", "name", "summary", "see"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise InputError(f"model {folder}: model.toml lacks {key!r}")
+    kinds = []
+    for entry in data.get("finding", []):
+        missing = [k for k in ("id", "title", "severity", "confidence") if k not in entry]
+        if missing:
+            raise InputError(f"model {data['id']}: a [[finding]] lacks {', '.join(missing)}")
+        if entry["severity"] not in SEVERITIES or entry["confidence"] not in CONFIDENCES:
+            raise InputError(f"model {data['id']}: finding {entry['id']}: bad severity or confidence")
+        kinds.append(FindingKind(entry["id"], entry["title"], entry["severity"], entry["confidence"]))
+    if not (folder / "model.py").is_file():
+        raise InputError(f"model {data['id']}: no model.py in {folder}")
+    return Model(data["id"], data["name"], data["summary"], data["see"], folder, tuple(kinds))
+
+
+def run_models(patch: Patch, models: list[Model]) -> tuple[list[Finding], list[dict]]:
+    """Run every model on one patch: (findings at lines the patch adds, what was not modelled)."""
+    from reviewbot.engine import quote
+
+    findings: list[Finding] = []
+    not_modelled: list[dict] = []
+    files = {cf.path: cf for cf in patch.changed_files}
+    for model in models:
+        try:
+            result = model.run(patch)
+        except NotModelled as exc:
+            not_modelled.append(exc.as_dict(model.id))
+            continue
+        except RecursionError as exc:  # deep C the interpreter cannot follow: say so, never guess
+            not_modelled.append({"model": model.id, "file": "", "line": 0, "construct": "the patch",
+                                 "reason": f"the interpreter failed: {type(exc).__name__}"})
+            continue
+        for item in result.not_modelled:
+            entry = {"model": model.id, "file": "", "line": 0, "construct": "", "reason": ""}
+            entry.update(item)
+            not_modelled.append(entry)
+        for div in result.divergences:
+            kind = model.kind(div.rule)
+            cf = files.get(div.file)
+            if kind is None:
+                raise InputError(f"model {model.id} reported {div.rule}, which model.toml does not declare")
+            if cf is None:
+                continue
+            end = div.end_line if div.end_line is not None else div.line
+            if not (set(range(div.line, end + 1)) | set(div.related)) & cf.added_lines:
+                continue
+            findings.append(Finding(
+                rule=div.rule,
+                severity=kind.severity,
+                confidence=kind.confidence,
+                patch=patch.msgid,
+                file=div.file,
+                line=div.line,
+                end_line=end,
+                message=div.message,
+                quoted=quote(patch, cf, div.line, end),
+                trace=tuple(div.trace),
+                see=model.see,
+            ))
+    findings.sort(key=lambda f: f.sort_key())
+    return findings, not_modelled

@@ -1,0 +1,171 @@
+"""The bpf_oom contract, as executable Python.
+
+Every clause says what the patch promises, in the patch's own words (commit message, kernel-doc,
+header comments), or which kernel rule it comes from. A clause built on the patch's documentation
+is only checked when the patch says it (`Clause.phrases` must all appear in the commit message or
+the added lines): if a later version changes its documentation, the model does not hold it to
+the old promise, it says the clause is not modelled.
+
+The functions below compute what *must* happen in a scenario; the model runs the patched code in
+the same scenario and compares.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DEFAULT_POLICY = "default"
+
+
+@dataclass(frozen=True)
+class Clause:
+    id: str
+    says: str  # the sentence the clause is built on, quoted
+    source: str  # where it is: "commit message", "include/linux/bpf_oom.h", a kernel file
+    phrases: tuple[str, ...] = ()  # must appear in the patch for the clause to apply (documented ones)
+
+
+CLAUSES = {
+    "order": Clause(
+        "order",
+        "It's possible to load multiple bpf struct programs. In the case of oom, they will be executed "
+        "one by one in the same order they been loaded until one of them returns 1 and "
+        "bpf_memory_freed is set to 1 - an indication that the memory was freed.",
+        "commit message",
+        ("executed one by one in the same order",),
+    ),
+    "outcome": Clause(
+        "outcome",
+        "The struct ops provides the bpf_handle_out_of_memory() callback, which expected to return 1 "
+        "if it was able to free some memory and 0 otherwise. In the latter case it's guaranteed that "
+        "the in-kernel OOM killer will be invoked. Otherwise the kernel also checks the "
+        "bpf_memory_freed field of the oom_control structure, which is expected to be set by kfuncs "
+        "suitable for releasing memory. [...] Returns true if a bpf oom program was executed, "
+        "returned 1 and some memory was actually freed.",
+        "commit message; kernel-doc of bpf_handle_oom() in include/linux/bpf_oom.h",
+        ("in-kernel OOM killer will be invoked", "bpf_memory_freed"),
+    ),
+    "policy_name": Clause(
+        "policy_name",
+        "The struct ops also has the name field, which allows to define a custom name for the "
+        "implemented policy. It's printed in the OOM report in the oom_policy=<policy> format. "
+        "\"default\" is printed if bpf is not used or policy name is not specified.",
+        "commit message",
+        ("is printed if bpf is not used or policy name is not specified",),
+    ),
+    "name_copy": Clause(
+        "name_copy",
+        "The struct ops also has the name field, which allows to define a custom name for the "
+        "implemented policy. (`char name[BPF_OOM_NAME_MAX_LEN]`: a bounded, NUL-terminated copy; a "
+        "name that does not fit cannot be the policy's name, so loading it must fail rather than "
+        "print another name.)",
+        "commit message; struct bpf_oom_ops in include/linux/bpf_oom.h",
+        ("allows to define a custom name",),
+    ),
+    "sleepable": Clause(
+        "sleepable",
+        "The callback program is sleepable to enable using iterators, e.g. cgroup iterators.",
+        "commit message",
+        ("callback program is sleepable",),
+    ),
+    "read_section": Clause(
+        "read_section",
+        "list_for_each_entry_srcu: This list-traversal primitive may safely run concurrently with the "
+        "_rcu list-mutation primitives such as list_add_rcu() as long as the traversal is guarded by "
+        "srcu_read_lock(). synchronize_srcu - wait for prior SRCU read-side critical-section "
+        "completion.",
+        "include/linux/rculist.h; kernel/rcu/srcutree.c",
+    ),
+    "unreg": Clause(
+        "unreg",
+        "struct_ops unregistration: bpf_struct_ops_map_delete_elem() calls "
+        "`st_map->st_ops->unreg(&st_map->kvalue.data); bpf_map_put(map);` and the map's kvalue and "
+        "programs are freed after an RCU and RCU Tasks grace period "
+        "(synchronize_rcu_mult(call_rcu, call_rcu_tasks)), which does not wait for SRCU readers: once "
+        "unreg returns, nothing may reach the ops or call its programs.",
+        "kernel/bpf/bpf_struct_ops.c",
+    ),
+    "balanced": Clause(
+        "balanced",
+        "srcu_read_lock(): Returns an index that must be passed to the matching srcu_read_unlock(). "
+        "Every read-side section is closed on every path.",
+        "kernel/rcu/srcutree.c",
+    ),
+    "srcu_cleanup": Clause(
+        "srcu_cleanup",
+        "cleanup_srcu_struct - deconstruct a sleep-RCU structure. Must invoke this after you are "
+        "finished using a given srcu_struct that was initialized via init_srcu_struct(), else you "
+        "leak memory.",
+        "kernel/rcu/srcutree.c",
+    ),
+    "lockdep_cond": Clause(
+        "lockdep_cond",
+        "list_for_each_entry_srcu - iterate over rcu list of given type. @cond: lockdep expression for "
+        "the lock required to traverse the list. (With CONFIG_PROVE_RCU_LIST, "
+        "RCU_LOCKDEP_WARN(!(cond), \"RCU-list traversed without holding the required lock!\").)",
+        "include/linux/rculist.h",
+    ),
+}
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", " ", text).lower()
+
+
+def documented(clause: Clause, documentation: str) -> bool:
+    """True when every phrase of a documented clause is in the patch's documentation."""
+    doc = _normal(documentation)
+    return all(_normal(p) in doc for p in clause.phrases)
+
+
+@dataclass(frozen=True)
+class Handler:
+    """One loaded bpf_oom_ops in a scenario: what its program does."""
+
+    label: str
+    ret: int  # what handle_out_of_memory returns
+    frees: bool  # frees memory through a kfunc (which sets oc->bpf_memory_freed)
+    name: bytes = b""  # the name user space gives; up to the array's size, maybe without a NUL
+
+    def describe(self) -> str:
+        what = "frees memory through a kfunc" if self.frees else "frees nothing"
+        named = f'named "{self.name.decode()}"' if self.name else "with no name"
+        return f"{self.label} ({named}: {what}, returns {self.ret})"
+
+
+def expected_run(handlers: list[Handler]) -> tuple[list[str], bool]:
+    """Which handlers run, in which order, and whether the OOM counts as handled by bpf.
+
+    Clause "order": one by one, in load order, until one returns 1 and bpf_memory_freed is set.
+    Clause "outcome": bpf_memory_freed is set by a kfunc that freed memory, so "set" means *this*
+    handler freed memory; a handler returning 1 without freeing anything does not stop the walk
+    ("prevents a bpf program to claim forward progress without actually releasing memory"); when no
+    handler does both, the in-kernel OOM killer runs.
+    """
+    ran = []
+    for h in handlers:
+        ran.append(h.label)
+        if h.ret == 1 and h.frees:
+            return ran, True
+    return ran, False
+
+
+def outcome_words(handled: bool) -> str:
+    return ("bpf_handle_oom() returns true and the in-kernel OOM killer is skipped" if handled
+            else "bpf_handle_oom() returns false and the in-kernel OOM killer runs")
+
+
+def expected_policy_name(handler: Handler | None, size: int) -> str | None:
+    """What the OOM report prints as oom_policy=: the ops' name while its handler runs, "default"
+    when bpf is not used or the name is not specified. None: the name cannot be loaded at all."""
+    if handler is None or not handler.name:
+        return DEFAULT_POLICY
+    if not name_fits(handler.name, size):
+        return None
+    return handler.name.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def name_fits(name: bytes, size: int) -> bool:
+    """A bounded NUL-terminated copy of `name` fits in char[size]."""
+    return b"\0" in name[:size] or len(name) < size

@@ -1,0 +1,1012 @@
+"""The bpf_oom reference model: run the patch's own code against its contract in small worlds.
+
+1. Recognise the pieces (all from the patch, nothing by line): `struct bpf_oom_ops` with its
+   `handle_out_of_memory` member; the function that calls that member (the OOM walk); the
+   `struct bpf_struct_ops` descriptor and its reg/unreg/init_member; the hook in the OOM path
+   (`if (walk(oc)) ...`); the function that gives the OOM report's policy name.
+2. Build worlds: 0-3 handlers loaded through the struct_ops steps (init_member for every member,
+   then reg), each returning 0 or 1, freeing memory through the kfunc or not, named or not (and an
+   over-long name); an OOM runs the hook; then every handler is unregistered. For 1-2 handlers,
+   the unregistration of each handler is interleaved at every step of a running OOM walk.
+3. Compare with contract.py; every disagreement is a Divergence at the line where the behaviour
+   diverges, with the smallest world (fewest handlers, then fewest steps) as its trace.
+
+Code the interpreter cannot run is reported as not modelled; the model never guesses.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from reviewbot import csource
+from reviewbot.interp.errors import Fault, NotModelled
+from reviewbot.interp.kernel import STUBS, defer, domain, free_block
+from reviewbot.interp.machine import Frame, Machine
+from reviewbot.interp.memory import NULL, Block, Func, Ptr, Struct, c_string, truth
+from reviewbot.interp.program import FuncDef, N, Program, walk
+from reviewbot.interp.sched import run_alone, run_interleaved
+from reviewbot.models import Divergence, ModelResult
+
+
+def _sibling(name: str):
+    modname = f"reviewbot_model_bpf_oom_{name}"
+    if modname not in sys.modules:
+        spec = importlib.util.spec_from_file_location(modname, Path(__file__).with_name(f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        spec.loader.exec_module(module)
+    return sys.modules[modname]
+
+
+contract = _sibling("contract")
+Handler = contract.Handler
+
+MODEL = "bpf_oom"
+OPS_STRUCT = "bpf_oom_ops"
+HANDLER = "handle_out_of_memory"
+FREED_FIELD = "bpf_memory_freed"  # named by the commit message: "the bpf_memory_freed field"
+OC = ("struct", "oom_control")
+LABELS = "ABC"
+
+
+# -- recognising the pieces --------------------------------------------------------------------
+
+@dataclass
+class Pieces:
+    prog: Program
+    entry: FuncDef | None = None
+    reg: FuncDef | None = None
+    unreg: FuncDef | None = None
+    init_member: FuncDef | None = None
+    hook: N | None = None
+    hook_arg: str = "oc"
+    policy: FuncDef | None = None
+    name_member: str | None = None
+    name_size: int = 0
+    members: list[tuple[str, tuple]] = field(default_factory=list)
+    clauses: set[str] = field(default_factory=set)
+    not_modelled: list[dict] = field(default_factory=list)
+
+    def nm(self, construct: str, reason: str, file: str = "", line: int = 0) -> None:
+        self.not_modelled.append({"file": file, "line": line, "construct": construct, "reason": reason})
+
+
+def _units(patch) -> list:
+    units = []
+    for cf in patch.changed_files:
+        if cf.is_binary or cf.status == "deleted" or not csource.is_c_path(cf.path):
+            continue
+        units.append((cf, csource.unit_of_changed_file(cf)))
+    return units
+
+
+def _calls_member(fd: FuncDef, member: str) -> bool:
+    for n in walk(fd.body):
+        if n.type == "call_expression":
+            fn = n.f.get("function")
+            if fn is not None and fn.type == "field_expression" and fn.f["field"].text == member:
+                return True
+    return False
+
+
+def _designated(init: N | None) -> dict[str, N]:
+    out: dict[str, N] = {}
+    if init is None or init.type != "initializer_list":
+        return out
+    for kid in init.kids:
+        if kid.type == "initializer_pair" and kid.kids:
+            des = kid.kids[0]
+            if des.type == "field_designator" and des.kids:
+                out[des.kids[0].text] = kid.kids[-1]
+    return out
+
+
+def _covered(fd: FuncDef, files: dict) -> bool:
+    """True when the patch shows every line of the function (a new file, or all of it in hunks)."""
+    cf = files.get(fd.path)
+    if cf is None:
+        return False
+    if cf.post_image_complete:
+        return True
+    first = fd.node.line
+    last = fd.unit.line_of(max(fd.node.end - 1, fd.node.start))
+    return all(n in cf.post_image for n in range(first, last + 1))
+
+
+def recognise(patch) -> Pieces | None:
+    units = _units(patch)
+    if not any(b"struct " + OPS_STRUCT.encode() in u.source for _, u in units):
+        return None
+    prog = Program.from_units([u for _, u in units])
+    fields = prog.structs.get(OPS_STRUCT)
+    if not fields or HANDLER not in fields or fields[HANDLER][0] != "ptr":
+        return None  # not the bpf_oom struct_ops this model knows
+    files = {cf.path: cf for cf, _ in units}
+    pc = Pieces(prog, members=list(fields.items()))
+    for name, ctype in fields.items():
+        if ctype[0] == "array" and ctype[1] == ("int", "char"):
+            pc.name_member, pc.name_size = name, ctype[2]
+    documentation = patch.commit_message + "\n" + "\n".join(
+        cf.post_image[n] for cf, _ in units for n in sorted(cf.added_lines))
+    pc.clauses = {cid for cid, c in contract.CLAUSES.items() if contract.documented(c, documentation)}
+    for cid, c in contract.CLAUSES.items():
+        if cid not in pc.clauses:
+            pc.nm(f"contract clause {cid}", "the patch does not document it: " + " / ".join(c.phrases))
+
+    walks = [fd for fd in prog.functions.values() if _calls_member(fd, HANDLER)]
+    with_oc = [fd for fd in walks if any(t == ("ptr", OC) for _, t in fd.params)]
+    if not with_oc:
+        pc.nm(f"the walk over {OPS_STRUCT}", f"no function calls ->{HANDLER}() with a struct oom_control *")
+        return pc
+    pc.entry = with_oc[0]
+    if len(pc.entry.params) != 1:
+        pc.nm(f"{pc.entry.name}()", "the walk takes more than the struct oom_control *; later designs "
+              "(e.g. per-cgroup handlers) are not modelled", pc.entry.path, pc.entry.node.line)
+        pc.entry = None
+        return pc
+
+    for g in prog.globals.values():
+        if g.ctype != ("struct", "bpf_struct_ops"):
+            continue
+        pairs = _designated(g.init)
+        stubs = pairs.get("cfi_stubs")
+        target = stubs.f.get("argument") if stubs is not None and stubs.type == "pointer_expression" else None
+        if target is not None and target.type == "identifier":
+            tg = prog.globals.get(target.text)
+            if tg is None or tg.ctype != ("struct", OPS_STRUCT):
+                continue
+        for key in ("reg", "unreg", "init_member"):
+            node = pairs.get(key)
+            if node is not None and node.type == "identifier" and node.text in prog.functions:
+                setattr(pc, key, prog.functions[node.text])
+        break
+    if pc.reg is None or pc.unreg is None:
+        pc.nm(f"struct bpf_struct_ops for {OPS_STRUCT}", "no descriptor with .reg and .unreg in the patch")
+
+    for root in prog.roots:
+        if root.unit is pc.entry.unit:
+            continue
+        for n in walk(root):
+            if n.type != "if_statement":
+                continue
+            calls = [c for c in walk(n.f["condition"]) if c.type == "call_expression"
+                     and c.f["function"].type == "identifier" and c.f["function"].text == pc.entry.name]
+            if calls:
+                args = calls[0].f["arguments"].kids
+                if len(args) == 1 and args[0].type == "identifier":
+                    pc.hook, pc.hook_arg = n, args[0].text
+                break
+        if pc.hook is not None:
+            break
+    if pc.hook is None:
+        pc.nm(f"the caller of {pc.entry.name}()", "no `if (...)` in the patch calls it; its result is "
+              "taken as the decision to skip the in-kernel OOM killer")
+
+    candidates = [fd for fd in prog.functions.values()
+                  if fd.ret[0] == "ptr" and fd.ret[1][0] == "int" and fd.ret[1][1] == "char"
+                  and [t for _, t in fd.params] == [("ptr", OC)]]
+    candidates.sort(key=lambda fd: "policy" not in fd.name)
+    pc.policy = candidates[0] if candidates else None
+    if pc.policy is None and "policy_name" in pc.clauses:
+        pc.clauses.discard("policy_name")
+        pc.nm("the OOM report's policy name", "no function maps a struct oom_control * to the printed name")
+
+    for fd in (pc.entry, pc.reg, pc.unreg, pc.init_member, pc.policy):
+        if fd is not None and not _covered(fd, files):
+            pc.nm(f"{fd.name}()", "only part of the function is in the patch", fd.path, fd.node.line)
+            if fd is pc.entry:
+                pc.entry = None
+    if pc.entry is not None and FREED_FIELD not in pc.entry.node.source:
+        pc.clauses.discard("outcome")
+        pc.nm(f"oc->{FREED_FIELD}", f"{pc.entry.name}() does not read the field the kfuncs set")
+    return pc
+
+
+# -- a world -------------------------------------------------------------------------------------
+
+class BtfType:
+    def __init__(self, name: str):
+        self.name = name
+
+
+class BtfMember:
+    def __init__(self, name: str, bit_offset: int):
+        self.name = name
+        self.bit_offset = bit_offset
+
+
+@dataclass
+class CallRec:
+    label: str
+    thread: str
+    line: int
+    file: str
+    freed_before: int
+    printed: str | None
+    held: list[str]
+    after_unreg: bool
+    log_at: int = 0
+
+
+class BpfProgram:
+    """A loaded handle_out_of_memory program: records the call, reads the OOM report's policy name
+    as dump_header() would while it runs, frees memory through the kfunc (which sets
+    oc->bpf_memory_freed; a program cannot set it directly), returns its value."""
+
+    def __init__(self, world: "World", h: Handler):
+        self.world = world
+        self.h = h
+
+    def invoke(self, ctx, args):
+        w, m, th, h = self.world, ctx.m, ctx.th, self.h
+        oc = args[0] if args else NULL
+        after = h.label in w.unreg_done
+        if after:
+            kd = w.kdata[h.label]
+            m.event("handler-after-unreg", th, ctx.line, ctx.file, handler=h.label, block=kd.base,
+                    loaded_at=th.last_load.get(id(kd.base)), held=[s.domain.label for s in th.sections],
+                    held_at_load=th.last_load_held.get(id(kd.base), ()))
+        if "sleepable" in w.pc.clauses and (th.atomic or th.holds(domain(m, "rcu"))):
+            m.event("sleep-in-atomic", th, ctx.line, ctx.file, what=f"{h.label}'s sleepable handle_out_of_memory()",
+                    atomic=th.atomic, rcu=th.holds(domain(m, "rcu")))
+        freed_before = _freed(oc)
+        printed = None
+        if w.pc.policy is not None and isinstance(oc, Ptr) and oc.base is not None:
+            value = yield from m.call_value(th, Func(w.pc.policy.name), [oc], None, None, False)
+            printed = w.read_string(th, value, ctx.line)
+        w.calls.append(CallRec(h.label, th.name, ctx.line, ctx.file, freed_before, printed,
+                               [s.domain.label for s in th.sections], after, len(m.logs) + 1))
+        text = f"calls {h.label}'s handle_out_of_memory()"
+        if printed is not None:
+            shown = printed if len(printed) <= 24 else f"{printed[:6]}...{printed[-3:]} ({len(printed)} bytes)"
+            text += f" (the OOM report would print oom_policy={shown})"
+        m.log(th, ctx.line, text)
+        if h.frees and isinstance(oc, Ptr) and oc.base is not None:
+            oc.base.data[FREED_FIELD] = 1
+            m.log(th, ctx.line, f"{h.label} frees memory through a kfunc, which sets oc->{FREED_FIELD}")
+        m.log(th, ctx.line, f"{h.label} returns {h.ret}")
+        return h.ret
+
+
+def _freed(oc: Any) -> int:
+    if isinstance(oc, Ptr) and oc.base is not None and isinstance(oc.base.data, dict):
+        return int(bool(oc.base.data.get(FREED_FIELD, 0)))
+    return 0
+
+
+class World:
+    def __init__(self, pc: Pieces, handlers: tuple[Handler, ...], kind: str, verbose: bool = False):
+        self.pc = pc
+        self.handlers = handlers
+        self.kind = kind
+        self.m = Machine(pc.prog, STUBS, verbose=verbose)
+        self.kdata: dict[str, Ptr] = {}
+        self.loaded: list[Handler] = []
+        self.rejected: dict[str, Any] = {}
+        self.calls: list[CallRec] = []
+        self.unreg_done: set[str] = set()
+        self.handled: bool | None = None
+        self.killer_policy: str | None = None
+        self.header: list[str] = []
+        self.trace_from = 0
+        self.oc: Ptr | None = None
+        self.target: str = ""
+        self.k = 0
+        self.oom_end: int | None = None
+        self.unload_from: dict[str, int] = {}
+
+    # helpers
+
+    def run_call(self, fd: FuncDef, args: list, name: str):
+        th = self.m.thread(name, Func(fd.name), args[: len(fd.params)])
+        run_alone(self.m, th)
+        return th
+
+    def read_string(self, th, value: Any, line: int) -> str:
+        if not isinstance(value, Ptr):
+            return "(not a string)"
+        if value.base is None:
+            return "(null)"
+        self.m.touch(th, value, line, "the policy name")
+        return c_string(value, 256).decode("utf-8", "replace")
+
+    # loading through the struct_ops steps (kernel/bpf/bpf_struct_ops.c, map_update_elem)
+
+    def load(self, h: Handler) -> bool:
+        m, pc = self.m, self.pc
+        before = len(m.kstate.get("allocated", []))
+        kblock = Block(Struct(OPS_STRUCT, True), f"{h.label}'s {OPS_STRUCT}", owner=h.label)
+        ublock = Block(Struct(OPS_STRUCT, True), f"user space's copy of {h.label}'s {OPS_STRUCT}")
+        kdata, udata = Ptr(kblock), Ptr(ublock)
+        if pc.name_member and h.name:
+            arr = m._child(ublock.data, pc.name_member)
+            for i, c in enumerate(h.name[: len(arr)]):
+                arr[i] = c
+        offset = 0
+        for mname, mtype in pc.members:
+            if pc.init_member is not None:
+                th = self.run_call(pc.init_member, [BtfType(OPS_STRUCT), BtfMember(mname, offset * 8), kdata, udata],
+                                   f"load {h.label}")
+                if th.fault is not None:
+                    self.rejected[h.label] = "fault"
+                    return False
+                r = th.result or 0
+            else:
+                r = 0
+            offset += m.sizeof(mtype, pc.entry.node)
+            if not isinstance(r, int):
+                raise NotModelled(f"{pc.init_member.name}()", pc.init_member.node.line, "returns a non-integer",
+                                  pc.init_member.path)
+            if r < 0:
+                self.rejected[h.label] = r
+                return False
+            if r > 0:
+                continue
+            if mtype[0] == "ptr" and mtype[1][0] == "func":
+                if mname == HANDLER:
+                    kblock.data[mname] = BpfProgram(self, h)
+                continue
+            if _nonzero(m._child(ublock.data, mname)):
+                self.rejected[h.label] = -22  # "if (memchr_inv(udata + moff, 0, msize)) err = -EINVAL"
+                return False
+        if pc.reg is not None:
+            th = self.run_call(pc.reg, [kdata, NULL], f"load {h.label}")
+            if th.fault is not None or (isinstance(th.result, int) and th.result != 0):
+                self.rejected[h.label] = th.result
+                return False
+        for block in m.kstate.get("allocated", [])[before:]:
+            stype = block.data.stype if isinstance(block.data, Struct) else None
+            block.label = f"{h.label}'s {stype or 'object'}"
+            block.owner = h.label
+        self.kdata[h.label] = kdata
+        self.loaded.append(h)
+        return True
+
+    # the threads
+
+    def oom_body(self, th):
+        m, pc = self.m, self.pc
+        oc = self.oc
+        if pc.hook is not None:
+            fr = Frame(None, "out_of_memory")
+            fr.block.data[pc.hook_arg] = oc
+            fr.types[pc.hook_arg] = ("ptr", OC)
+            th.file = pc.hook.path
+            sig = yield from m.exec_stmt(th, fr, pc.hook)
+            handled = isinstance(sig, tuple) and sig[0] == "return"
+        else:
+            r = yield from m.call_value(th, Func(pc.entry.name), [oc], None, None, False)
+            handled = truth(r)
+        self.handled = handled
+        if not handled:
+            m.log(th, pc.hook.line if pc.hook is not None else 0, "the in-kernel OOM killer runs")
+            if pc.policy is not None:
+                value = yield from m.call_value(th, Func(pc.policy.name), [oc], None, None, False)
+                self.killer_policy = self.read_string(th, value, th.line)
+        else:
+            m.log(th, pc.hook.line if pc.hook is not None else 0, "the in-kernel OOM killer is skipped")
+        return handled
+
+    def unreg_body(self, th, h: Handler):
+        m, pc = self.m, self.pc
+        kd = self.kdata[h.label]
+        th.file = pc.unreg.path
+        self.unload_from[h.label] = len(m.logs)
+        m.log(th, pc.unreg.node.line, f"unregisters {h.label}: {pc.unreg.name}()")
+        yield from m.call_value(th, Func(pc.unreg.name), [kd, NULL][: len(pc.unreg.params)], None, None, False)
+        self.unreg_done.add(h.label)
+        m.log(th, 0, f"{pc.unreg.name}() returns; the struct_ops map frees {h.label}'s ops after an RCU grace period")
+        defer(m, domain(m, "rcu"), lambda: free_block(m, th, kd, 0, "", "the struct_ops map"), "map free")
+        return None
+
+    def start_oom(self):
+        block = Block(Struct("oom_control", True), "oc", owner="oc", kind="stack")
+        self.oc = Ptr(block)
+        th = self.m.thread("CPU0", None, [])
+        th.gen = self.oom_body(th)
+        return th
+
+    def start_unreg(self, h: Handler, name: str):
+        th = self.m.thread(name, None, [])
+        th.gen = self.unreg_body(th, h)
+        return th
+
+
+def _nonzero(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_nonzero(v) for v in value)
+    if isinstance(value, dict):
+        return any(_nonzero(v) for v in value.values())
+    if isinstance(value, Ptr):
+        return value.base is not None
+    if isinstance(value, int):
+        return value != 0
+    return False
+
+
+# -- scenarios -------------------------------------------------------------------------------------
+
+def sequential(pc: Pieces, handlers: tuple[Handler, ...], verbose: bool = False) -> World:
+    w = World(pc, handlers, "sequential", verbose)
+    for h in handlers:
+        w.load(h)
+    w.trace_from = len(w.m.logs)
+    run_alone(w.m, w.start_oom())
+    w.oom_end = len(w.m.logs)
+    if pc.unreg is not None:
+        for h in list(w.loaded):
+            run_alone(w.m, w.start_unreg(h, "CPU0"))
+    return w
+
+
+def race(pc: Pieces, handlers: tuple[Handler, ...], target: Handler, k: int, verbose: bool = False) -> World | None:
+    w = World(pc, handlers, "race", verbose)
+    for h in handlers:
+        w.load(h)
+    if target not in w.loaded:
+        return None
+    w.trace_from = len(w.m.logs)
+    w.target, w.k = target.label, k
+    a = w.start_oom()
+    b = w.start_unreg(target, "CPU1")
+    if not run_interleaved(w.m, a, b, k):
+        return None
+    return w
+
+
+def _handlers(spec: tuple[tuple[int, bool, bytes], ...]) -> tuple[Handler, ...]:
+    return tuple(Handler(LABELS[i], ret, frees, name) for i, (ret, frees, name) in enumerate(spec))
+
+
+def sequential_worlds(pc: Pieces):
+    """0-3 handlers; every (return, frees) per handler; names varied where they matter (1 handler)."""
+    combos = [(r, f) for r in (0, 1) for f in (False, True)]
+    yield ()
+    for (r, f) in combos:
+        for name in (b"", b"policy_a"):
+            yield _handlers(((r, f, name),))
+    for n in (2, 3):
+        def rec(prefix):
+            if len(prefix) == n:
+                yield _handlers(tuple((r, f, f"policy_{LABELS[i].lower()}".encode())
+                                      for i, (r, f) in enumerate(prefix)))
+                return
+            for c in combos:
+                yield from rec(prefix + (c,))
+        yield from rec(())
+
+
+# -- findings ----------------------------------------------------------------------------------
+
+@dataclass
+class Candidate:
+    rule: str
+    file: str
+    line: int
+    cost: tuple
+    world: World
+    build: Callable[["Candidate", "Explorer"], Divergence]
+    data: dict = field(default_factory=dict)
+    related: tuple[int, ...] = ()
+
+
+class Explorer:
+    def __init__(self, pc: Pieces):
+        self.pc = pc
+        self.best: dict[tuple, Candidate] = {}
+        self.seen_lines: dict[tuple, set[int]] = {}
+        self.worlds = 0
+
+    def offer(self, cand: Candidate, extra_line: int | None = None) -> None:
+        key = (cand.rule, cand.file, cand.line)
+        if extra_line:
+            self.seen_lines.setdefault(key, set()).add(extra_line)
+        old = self.best.get(key)
+        if old is None or cand.cost < old.cost:
+            self.best[key] = cand
+
+    # -- running
+
+    def explore(self) -> None:
+        pc = self.pc
+        for handlers in sequential_worlds(pc):
+            w = sequential(pc, handlers)
+            self.worlds += 1
+            self.check_sequential(w)
+            self.check_events(w)
+        if pc.name_member:
+            size = pc.name_size
+            for name in (b"a" * size, b"b" * (size - 1)):
+                w = sequential(pc, _handlers(((0, False, name),)))
+                self.worlds += 1
+                self.check_name(w)
+                self.check_sequential(w)
+                self.check_events(w)
+        if pc.unreg is None:
+            return
+        for n in (1, 2):
+            handlers = _handlers(tuple((0, False, f"policy_{LABELS[i].lower()}".encode()) for i in range(n)))
+            for target in handlers:
+                steps = self._walk_steps(handlers)
+                for k in range(steps + 1):
+                    w = race(pc, handlers, target, k)
+                    self.worlds += 1
+                    if w is None:
+                        break
+                    self.check_events(w)
+
+    def _walk_steps(self, handlers) -> int:
+        w = World(self.pc, handlers, "count")
+        for h in handlers:
+            w.load(h)
+        th = w.start_oom()
+        run_alone(w.m, th)
+        return th.steps
+
+    # -- comparing with the contract
+
+    def cost(self, w: World, extra: int = 0) -> tuple:
+        return (len(w.handlers), 0 if w.kind == "sequential" else 1, extra or w.m.steps)
+
+    def check_sequential(self, w: World) -> None:
+        pc = self.pc
+        loaded = w.loaded
+        exp_calls, exp_handled = contract.expected_run(loaded)
+        actual = [c.label for c in w.calls]
+        order = {h.label: i for i, h in enumerate(loaded)}
+        if "order" in pc.clauses:
+            for i in range(len(actual) - 1):
+                if order.get(actual[i], 0) > order.get(actual[i + 1], 0):
+                    line, file = self._insertion(w, actual[i])
+                    self.offer(Candidate("BPFOOM001", file, line, self.cost(w), w, build_order,
+                                         {"early": actual[i], "late": actual[i + 1], "actual": actual}))
+                    break
+        if "outcome" in pc.clauses and w.handled is not None:
+            problem = None
+            by_label = {h.label: h for h in loaded}
+            stops = [i for i, lab in enumerate(actual) if by_label[lab].ret == 1 and by_label[lab].frees]
+            if w.handled != exp_handled:
+                problem = "result"
+            elif stops and stops[0] != len(actual) - 1:
+                problem = "went on"  # handlers ran after one returned 1 and freed memory
+            elif not stops and len(set(actual)) < len(loaded):
+                problem = "stopped"  # the walk stopped before every handler had its turn
+            if problem:
+                line, file = self._entry_return(w)
+                self.offer(Candidate("BPFOOM002", file, line, self.cost(w), w, build_outcome,
+                                     {"expected": exp_handled, "exp_calls": exp_calls, "actual": actual,
+                                      "problem": problem},
+                                     related=tuple(x for x in (self._freed_clear_line(w),) if x)))
+        if "policy_name" in pc.clauses:
+            by_label = {h.label: h for h in loaded}
+            for rec in w.calls:
+                h = by_label.get(rec.label)
+                expected = contract.expected_policy_name(h, pc.name_size)
+                if expected is not None and rec.printed is not None and rec.printed != expected:
+                    line, file = self._policy_write(w, rec)
+                    self.offer(Candidate("BPFOOM006", file, line, self.cost(w), w, build_policy,
+                                         {"handler": h, "printed": rec.printed, "expected": expected,
+                                          "until": rec.log_at}))
+            if w.handled is False and w.killer_policy is not None and w.killer_policy != contract.DEFAULT_POLICY:
+                line, file = self._last_write(w, pointer=True)
+                self.offer(Candidate("BPFOOM006", file, line, self.cost(w), w, build_policy,
+                                     {"handler": None, "printed": w.killer_policy,
+                                      "expected": contract.DEFAULT_POLICY}))
+
+    def check_name(self, w: World) -> None:
+        pc = self.pc
+        if "name_copy" not in pc.clauses or not w.handlers:
+            return
+        h = w.handlers[0]
+        if contract.name_fits(h.name, pc.name_size) or h not in w.loaded:
+            return
+        ev = next((e for e in w.m.events if e.kind == "ignored-error"), None) or \
+            next((e for e in w.m.events if e.kind == "truncated"), None)
+        if ev is not None:
+            line, file = ev.line, ev.file
+        else:
+            line, file = pc.init_member.node.line if pc.init_member else pc.reg.node.line, \
+                (pc.init_member or pc.reg).path
+        printed = next((c.printed for c in w.calls if c.label == h.label), None)
+        self.offer(Candidate("BPFOOM008", file, line, self.cost(w), w, build_name,
+                             {"handler": h, "printed": printed, "event": ev}))
+
+    def check_events(self, w: World) -> None:
+        for ev in w.m.events:
+            kind = ev.kind
+            if ev.detail.get("consequence"):
+                continue  # a wait on a section an earlier fault or early return left open
+            cost = self.cost(w, ev.step + 1)
+            if kind == "lockdep":
+                self.offer(Candidate("BPFOOM007", ev.file, ev.line, cost, w, build_lockdep, {"event": ev}))
+            elif kind in ("section-left-open", "unbalanced", "deadlock", "srcu-busy-cleanup", "lock-left-held",
+                          "srcu-uninit"):
+                self.offer(Candidate("BPFOOM009", ev.file, ev.line, cost, w, build_section, {"event": ev}))
+            elif kind == "uaf":
+                block = ev.detail["block"]
+                if block.free_line:
+                    cand = Candidate("BPFOOM003", block.free_file, block.free_line, cost, w, build_uaf,
+                                     {"event": ev}, related=(ev.line,))
+                    self.offer(cand, ev.line)
+                else:
+                    line = ev.detail.get("loaded_at") or ev.line
+                    self.offer(Candidate("BPFOOM004", ev.file, line, cost, w, build_after_unreg, {"event": ev},
+                                         related=(ev.line,)), ev.line)
+            elif kind == "handler-after-unreg":
+                line = ev.detail.get("loaded_at") or ev.line
+                self.offer(Candidate("BPFOOM004", ev.file, line, cost, w, build_after_unreg, {"event": ev},
+                                     related=(ev.line,)), ev.line)
+            elif kind == "double-free" or kind == "poison":
+                self.offer(Candidate("BPFOOM003", ev.file, ev.line, cost, w, build_uaf, {"event": ev}))
+            elif kind == "srcu-leak":
+                self.offer(Candidate("BPFOOM005", ev.file, ev.line, cost, w, build_leak, {"event": ev},
+                                     related=(ev.detail.get("init_line", 0),)))
+            elif kind == "sleep-in-atomic":
+                self.offer(Candidate("BPFOOM010", ev.file, ev.line, cost, w, build_atomic, {"event": ev}))
+            elif kind in ("null-deref", "null-call", "overflow", "bug"):
+                self.offer(Candidate("BPFOOM011", ev.file, ev.line, cost, w, build_fault, {"event": ev}))
+
+    # -- where things happened
+
+    def _insertion(self, w: World, label: str) -> tuple[int, str]:
+        for ptr, (line, file, _name) in w.m.kstate.get("inserted", {}).items():
+            if ptr.base is not None and ptr.base.owner == label:
+                return line, file
+        rec = next(c for c in w.calls if c.label == label)
+        return rec.line, rec.file
+
+    def _entry_return(self, w: World) -> tuple[int, str]:
+        for th in w.m.threads:
+            if th.name == "CPU0" and self.pc.entry.name in th.returned:
+                return th.returned[self.pc.entry.name]
+        return self.pc.entry.node.line, self.pc.entry.path
+
+    def _freed_clear_line(self, w: World) -> int:
+        for block, path, line, thread, file, value, step in w.m.kstate.get("writes", []):
+            if block.owner == "oc" and path == (FREED_FIELD,) and not value:
+                return line
+        return 0
+
+    def _policy_write(self, w: World, rec: CallRec) -> tuple[int, str]:
+        return self._last_write(w, pointer=True, before_line=rec.line)
+
+    def _last_write(self, w: World, pointer: bool, before_line: int | None = None) -> tuple[int, str]:
+        found = None
+        for block, path, line, thread, file, value, step in w.m.kstate.get("writes", []):
+            if block.owner == "oc" and isinstance(value, Ptr) and value.base is not None:
+                found = (line, file)
+        if found is None:
+            pol = self.pc.policy
+            return pol.node.line, pol.path
+        return found
+
+    def divergences(self) -> list[Divergence]:
+        out = []
+        for key in sorted(self.best, key=lambda k: (k[1], k[2], k[0])):
+            cand = self.best[key]
+            out.append(cand.build(cand, self))
+        return out
+
+
+# -- wording -------------------------------------------------------------------------------------
+
+def _fn_at(pc: Pieces, file: str, line: int) -> str:
+    for fd in pc.prog.functions.values():
+        if fd.path == file and fd.node.line <= line <= fd.unit.line_of(fd.node.end - 1):
+            return fd.name + "()"
+    return "the code"
+
+
+_QUIET = ("enters a read-side section", "leaves the read-side section", "the list walk reaches")
+
+
+def _trace(cand: Candidate, until: int | None = None, last: str | None = None, limit: int = 14,
+           start: int | None = None, quiet: bool = False) -> tuple[str, ...]:
+    w = cand.world
+    lines = list(w.header) or [_world_line(w)]
+    if until is None:
+        until = w.oom_end if w.oom_end is not None else len(w.m.logs)
+    logs = w.m.logs[w.trace_from if start is None else start: until]
+    body = []
+    for thread, line, _file, text in logs:
+        if quiet and any(q in text for q in _QUIET):
+            continue
+        who = thread or "the kernel"
+        body.append(f"{who} line {line}: {text}" if line else f"{who}: {text}")
+    if len(body) > limit:
+        body = body[:3] + ["[...]"] + body[-(limit - 4):]
+    lines.extend(body)
+    if last:
+        lines.append(last)
+    return tuple(lines)
+
+
+def _world_line(w: World) -> str:
+    if not w.handlers:
+        return "no bpf_oom handler is loaded; an OOM happens"
+    names = ", ".join(h.describe() for h in w.handlers)
+    what = "loaded in this order" if len(w.handlers) > 1 else "loaded"
+    if w.kind == "race":
+        return (f"{names} {'are' if len(w.handlers) > 1 else 'is'} {what}; CPU0 handles an OOM while CPU1 "
+                f"unregisters {w.target}")
+    return f"{names} {'are' if len(w.handlers) > 1 else 'is'} {what}; an OOM happens"
+
+
+def _q(text: str) -> str:
+    return f'"{text}"'
+
+
+def build_order(cand: Candidate, ex: Explorer) -> Divergence:
+    pc, d = ex.pc, cand.data
+    inserted = next((v for v in cand.world.m.kstate.get("inserted", {}).values() if v[0] == cand.line), None)
+    how = inserted[2] if inserted else "this"
+    hint = ""
+    if how in ("list_add_rcu", "list_add"):
+        hint = f" {how}() inserts right after the list head, so the newest handler runs first. Is {how.replace('add', 'add_tail')}() intended here?"
+    msg = (f"Handlers run in a different order than they were loaded: with {d['late']} loaded before "
+           f"{d['early']}, {pc.entry.name}() calls {d['early']} first. The commit message says they "
+           f"\"will be executed one by one in the same order they been loaded\".{hint}")
+    return Divergence("BPFOOM001", cand.file, cand.line, msg,
+                      _trace(cand, quiet=True, last=f"order of calls: {', '.join(d['actual'])}; "
+                                        f"load order: {', '.join(h.label for h in cand.world.loaded)}"),
+                      related=cand.related)
+
+
+def build_outcome(cand: Candidate, ex: Explorer) -> Divergence:
+    pc, d, w = ex.pc, cand.data, cand.world
+    by_label = {h.label: h for h in w.loaded}
+    leftover = [c for c in w.calls if c.freed_before]
+    expl = ""
+    if leftover:
+        c = leftover[0]
+        clear = ex._freed_clear_line(w)
+        where = f" (it is cleared once, at line {clear}, before the walk)" if clear else ""
+        expl = (f" {c.label} is called with oc->{FREED_FIELD} already set by an earlier handler{where},"
+                f" so `ret && oc->{FREED_FIELD}` mixes {c.label}'s return value with another handler's"
+                f" freeing.")
+    if d["problem"] == "result" and not d["expected"]:
+        what = (f"{pc.entry.name}() returns true and the in-kernel OOM killer is skipped, although no handler "
+                f"both returned 1 and freed memory")
+    elif d["problem"] == "result":
+        good = next(h for h in w.loaded if h.ret == 1 and h.frees)
+        what = (f"{pc.entry.name}() returns false and the in-kernel OOM killer runs, although {good.label} "
+                f"returned 1 and freed memory")
+    elif d["problem"] == "went on":
+        what = f"the walk goes on after a handler returned 1 and freed memory (calls: {', '.join(d['actual'])})"
+    else:
+        what = (f"the walk stops before every handler ran, although none returned 1 and freed memory "
+                f"(calls: {', '.join(d['actual'])})")
+    msg = (f"{what}. The commit message says the handlers run \"until one of them returns 1 and "
+           f"bpf_memory_freed is set to 1\", and the kernel-doc that bpf_handle_oom() \"Returns true if a bpf "
+           f"oom program was executed, returned 1 and some memory was actually freed\".{expl} Could you please "
+           f"clarify when ret and oc->{FREED_FIELD} are meant to differ?")
+    exp = contract.outcome_words(d["expected"])
+    return Divergence("BPFOOM002", cand.file, cand.line, msg,
+                      _trace(cand, quiet=True, last=f"the contract: {exp}"), related=cand.related)
+
+
+def build_policy(cand: Candidate, ex: Explorer) -> Divergence:
+    d = cand.data
+    h = d["handler"]
+    if h is not None:
+        who = f"While {h.label}'s handler runs, an ops {'without a name' if not h.name else 'named ' + _q(h.name.decode())}"
+    else:
+        who = "When the in-kernel OOM killer runs after the bpf handlers,"
+    msg = (f"{who} is reported as oom_policy={d['printed']}, but the commit message says: \"default\" is "
+           f"printed if bpf is not used or policy name is not specified (expected oom_policy={d['expected']}). "
+           f"Which one is intended?")
+    return Divergence("BPFOOM006", cand.file, cand.line, msg,
+                      _trace(cand, until=d.get("until"), quiet=True, last=f"the OOM report prints oom_policy={d['printed']}; the contract says "
+                                        f"oom_policy={d['expected']}"), related=cand.related)
+
+
+def build_name(cand: Candidate, ex: Explorer) -> Divergence:
+    pc, d = ex.pc, cand.data
+    h, ev = d["handler"], d["event"]
+    size = pc.name_size
+    func = ev.detail.get("func", "the copy") if ev is not None else "the copy"
+    what = (f"{func}() returns {ev.detail.get('errname', 'an error')} here for a name of {len(h.name)} bytes "
+            f"without a NUL, but the result is not checked" if ev is not None and ev.kind == "ignored-error"
+            else "the name is truncated")
+    printed = d["printed"]
+    shown = f" and the OOM report prints a truncated name ({len(printed)} of {len(h.name)} bytes)" if printed else ""
+    msg = (f"An over-long policy name is accepted silently: {what}, so loading the ops succeeds{shown}. "
+           f"{OPS_STRUCT}.{pc.name_member} is a char[{size}] (a bounded, NUL-terminated copy of what user "
+           f"space gave). Should a name that does not fit be rejected instead?")
+    return Divergence("BPFOOM008", cand.file, cand.line, msg,
+                      (f"user space loads {h.label} with a {len(h.name)}-byte name and no NUL in "
+                       f"{pc.name_member}[{size}]",) + _trace(cand, quiet=True)[1:], related=cand.related)
+
+
+def build_lockdep(cand: Candidate, ex: Explorer) -> Divergence:
+    ev = cand.data["event"]
+    held = [s for s in _held_at(cand.world, ev)]
+    hint = ""
+    macro = ev.detail.get("macro", "")
+    if held and macro.endswith("_srcu"):
+        hint = f" Should it be srcu_read_lock_held(&{held[0]})?"
+    elif held:
+        hint = f" The walk runs inside a read-side section of {held[0]}."
+    cond = ev.detail.get("cond", "")
+    msg = (f"{macro}() is given `{cond}` as its lockdep condition, which is false here: with "
+           f"CONFIG_PROVE_RCU_LIST lockdep warns \"{ev.detail.get('message')}\" on every walk "
+           f"(include/linux/rculist.h: \"@cond: lockdep expression for the lock required to traverse the "
+           f"list\").{hint}")
+    return Divergence("BPFOOM007", cand.file, cand.line, msg,
+                      _trace(cand, until=ev.log_at, last=f"CPU0 line {ev.line}: {macro}({cond}) evaluates the "
+                                                         f"condition to false: lockdep warns"),
+                      related=cand.related)
+
+
+def _held_at(w: World, ev) -> list[str]:
+    # the read-side sections open when the event happened: from the log of srcu_read_lock/unlock
+    open_: list[str] = []
+    for thread, line, _f, text in w.m.logs[: ev.log_at]:
+        if thread != ev.thread:
+            continue
+        if "enters a read-side section of " in text:
+            open_.append(text.rsplit("enters a read-side section of ", 1)[1])
+        elif "leaves the read-side section of " in text:
+            label = text.rsplit("leaves the read-side section of ", 1)[1]
+            if label in open_:
+                open_.remove(label)
+    return open_
+
+
+def build_section(cand: Candidate, ex: Explorer) -> Divergence:
+    ev = cand.data["event"]
+    kind = ev.kind
+    label = ev.detail.get("label") or ev.detail.get("domain") or ""
+    if kind == "section-left-open":
+        text = (f"This read-side section of {label} is still open when {_fn_at(ex.pc, ev.file, ev.line)} "
+                f"returns on one of its paths: every srcu_read_lock() needs its srcu_read_unlock() on every "
+                f"path, or synchronize_srcu() on {label} never returns. Is an unlock missing on that path?")
+    elif kind == "deadlock":
+        text = f"This can never go on: {ev.detail.get('what')}. Is that intended?"
+    elif kind == "srcu-uninit":
+        text = f"A read-side section is entered on {label}, which is not initialized (or already cleaned up) here."
+    else:
+        text = f"Unbalanced locking: {ev.detail.get('what')}."
+    return Divergence("BPFOOM009", cand.file, cand.line, text,
+                      _trace(cand, until=ev.log_at, last=f"{ev.thread}: {kind.replace('-', ' ')} ({label or ev.detail.get('what', '')})"),
+                      related=cand.related)
+
+
+def build_uaf(cand: Candidate, ex: Explorer) -> Divergence:
+    pc, w = ex.pc, cand.world
+    ev = cand.data["event"]
+    if ev.kind != "uaf":
+        msg = f"{ev.kind.replace('-', ' ')} of {ev.detail.get('block') or ev.detail.get('what')}."
+        return Divergence("BPFOOM003", cand.file, cand.line, msg, _trace(cand, until=ev.log_at), related=cand.related)
+    block = ev.detail["block"]
+    held = ev.detail.get("held") or []
+    syncs = [e for e in w.m.events if e.kind == "sync" and e.thread != ev.thread and e.step <= ev.step]
+    synced = sorted({e.detail["label"] for e in syncs})
+    freer = _fn_at(pc, block.free_file, block.free_line)
+    reader = pc.entry.name + "()"
+    obj = block.label.split("'s ", 1)[-1]
+    if held and synced:
+        why = (f"{reader} reaches {obj} inside a read-side section of {', '.join(held)} only, but {freer} "
+               f"waits only for readers of {', '.join(synced)} (line {syncs[0].line}) before freeing it")
+    elif held:
+        why = (f"{reader} reaches {obj} inside a read-side section of {', '.join(held)}, but {freer} frees "
+               f"it without waiting for those readers")
+    elif synced:
+        why = (f"{reader} reaches {obj} outside any read-side section that {freer} waits for "
+               f"({', '.join(synced)})")
+    else:
+        why = f"nothing makes {freer} wait for {reader}"
+    seen = sorted(ex.seen_lines.get(("BPFOOM003", cand.file, cand.line), set()) - {ev.line})
+    also = ""
+    if seen:
+        also = f" Other interleavings read the freed {obj} at line{'s' if len(seen) > 1 else ''} {_and(seen)} too."
+    which = f"the list walk's next pointer" if "list walk" in ev.detail.get("what", "") else ev.detail.get("what")
+    msg = (f"{freer} can free {obj} while {reader} is still using it: {why}. In the trace CPU0 then reads "
+           f"{which} (line {ev.line}) from freed memory.{also} Should {freer} wait for the readers of "
+           f"{held[0] if held else 'the walk'} before kfree()?")
+    return Divergence("BPFOOM003", cand.file, cand.line, msg,
+                      _trace(cand, until=ev.log_at, last=f"CPU0 line {ev.line}: reads {ev.detail.get('what')}: "
+                                                         f"{block.label} was freed at line {block.free_line} (use after free)"),
+                      related=cand.related)
+
+
+def _and(items: list) -> str:
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def build_after_unreg(cand: Candidate, ex: Explorer) -> Divergence:
+    pc, w = ex.pc, cand.world
+    ev = cand.data["event"]
+    syncs = [e for e in w.m.events if e.kind == "sync" and e.thread != ev.thread]
+    synced = sorted({e.detail["label"] for e in syncs})
+    held = ev.detail.get("held") or []
+    wait = (f"waits only for readers of {_and(synced)}" if synced else "waits for no reader")
+    seen = sorted(ex.seen_lines.get(("BPFOOM004", cand.file, cand.line), set()))
+    uses = f" (then used at line{'s' if len(seen) > 1 else ''} {_and(seen)})" if seen else ""
+    at_load = list(ev.detail.get("held_at_load") or ())
+    inside = [d for d in synced if d in at_load]
+    if synced and not inside:
+        when = (f"this CPU had entered {_and(at_load) if at_load else 'no read-side section'} but not "
+                f"{_and(synced)} when it read the pointer here")
+    elif synced:
+        when = f"this CPU left the read-side section of {_and(inside)} while still holding the pointer"
+    else:
+        when = "nothing makes it wait for this CPU"
+    msg = (f"The ops pointer read here{uses} can outlive the unregistration: {pc.unreg.name}() {wait}, and "
+           f"{when}. So {pc.unreg.name}() returns while {pc.entry.name}() still holds the ops and goes on to "
+           f"use them and call their handle_out_of_memory(); once unreg returns, the struct_ops map frees "
+           f"the ops and their programs. Should the ops be read only inside the read-side section that "
+           f"{pc.unreg.name}() waits for?")
+    last = (f"CPU0 line {ev.line}: calls {ev.detail.get('handler')}'s handler after its unregistration returned"
+            if ev.kind == "handler-after-unreg" else
+            f"CPU0 line {ev.line}: reads {ev.detail.get('what')}: {ev.detail['block'].label} was freed after "
+            f"unregistration returned")
+    return Divergence("BPFOOM004", cand.file, cand.line, msg, _trace(cand, until=ev.log_at, last=last),
+                      related=cand.related)
+
+
+def build_leak(cand: Candidate, ex: Explorer) -> Divergence:
+    ev = cand.data["event"]
+    label = ev.detail.get("label")
+    msg = (f"{ev.detail['block'].label.split(chr(39) + 's ', 1)[-1]} is freed here with {label} still "
+           f"initialized: init_srcu_struct() (line {ev.detail.get('init_line')}) is never paired with "
+           f"cleanup_srcu_struct(), which \"Must invoke this after you are finished using a given srcu_struct "
+           f"that was initialized via init_srcu_struct(), else you leak memory\". Is a cleanup_srcu_struct() "
+           f"missing before kfree()?")
+    w = cand.world
+    start = min(w.unload_from.values()) if w.unload_from else None
+    w.header = [f"{_and([h.describe() for h in w.loaded])} {'is' if len(w.loaded) == 1 else 'are'} loaded "
+                f"(init_srcu_struct() at line {ev.detail.get('init_line')}), then unregistered"]
+    return Divergence("BPFOOM005", cand.file, cand.line, msg,
+                      _trace(cand, until=ev.log_at, start=start, last=f"{ev.thread} line {ev.line}: kfree() with {label} "
+                                                         f"initialized and not cleaned up: its per-CPU state leaks"),
+                      related=cand.related)
+
+
+def build_atomic(cand: Candidate, ex: Explorer) -> Divergence:
+    ev = cand.data["event"]
+    ctx = "under rcu_read_lock()" if ev.detail.get("rcu") else "with a spinlock held"
+    msg = (f"{ev.detail.get('what')} is called {ctx} here, but the commit message says \"The callback program "
+           f"is sleepable to enable using iterators\": a sleepable program must not run in an RCU read-side "
+           f"section or atomic context. Is SRCU or RCU Tasks Trace intended for the walk?")
+    return Divergence("BPFOOM010", cand.file, cand.line, msg,
+                      _trace(cand, until=ev.log_at, last=f"CPU0 line {ev.line}: calls a sleepable handler {ctx}"),
+                      related=cand.related)
+
+
+def build_fault(cand: Candidate, ex: Explorer) -> Divergence:
+    ev = cand.data["event"]
+    what = ev.detail.get("what", "")
+    msg = (f"This dereferences a NULL pointer ({what}) in the trace below. Can that pointer be NULL here, "
+           f"e.g. after a concurrent unregistration cleared it?" if ev.kind.startswith("null")
+           else f"The modelled code faults here: {ev.kind} ({what}).")
+    return Divergence("BPFOOM011", cand.file, cand.line, msg,
+                      _trace(cand, until=ev.log_at, last=f"{ev.thread} line {ev.line}: {ev.kind} ({what})"),
+                      related=cand.related)
+
+
+# -- entry point -------------------------------------------------------------------------------
+
+def run(patch) -> ModelResult:
+    pc = recognise(patch)
+    if pc is None:
+        return ModelResult()
+    result = ModelResult(applied=True, not_modelled=list(pc.not_modelled))
+    if pc.entry is None:
+        return result
+    ex = Explorer(pc)
+    try:
+        ex.explore()
+    except NotModelled as exc:
+        entry = exc.as_dict(MODEL)
+        entry.pop("model")
+        result.not_modelled.append(entry)
+        return result
+    result.divergences = ex.divergences()
+    result.stats = {"worlds": ex.worlds}
+    return result
