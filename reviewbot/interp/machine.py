@@ -168,6 +168,26 @@ class Machine:
         self.threads: list[Thread] = []
         self._init_globals()
 
+    def clone(self, memo: dict | None = None) -> "Machine":
+        """A fork of this world between runs (no thread running, nothing deferred)."""
+        from dataclasses import replace
+
+        from reviewbot.interp.memory import clone_value
+
+        if any(not t.done for t in self.threads) or self.kstate.get("deferred"):
+            raise RuntimeError("a machine is cloned only between runs")
+        memo = {} if memo is None else memo
+        new = Machine.__new__(Machine)
+        new.p, new.stubs, new.verbose, new.steps = self.p, self.stubs, self.verbose, self.steps
+        new.global_types = self.global_types
+        new.globals = clone_value(self.globals, memo)
+        new.kstate = clone_value(self.kstate, memo)
+        new.events = [replace(e, detail=clone_value(e.detail, memo)) for e in self.events]
+        new.logs = list(self.logs)
+        new.hooks = list(self.hooks)
+        new.threads = []
+        return new
+
     # -- events and log
 
     def event(self, kind: str, th: Thread | None, line: int, file: str = "", **detail: Any) -> Event:

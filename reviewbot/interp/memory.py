@@ -197,3 +197,63 @@ def c_string(ptr: Ptr, limit: int = 4096) -> bytes:
 
 def string_block(data: bytes, label: str = "string literal") -> Block:
     return Block(list(data) + [0], label, kind="rodata", readonly=True)
+
+
+_ATOMS = (int, str, bytes, float, bool, type(None), tuple, frozenset)
+
+
+def clone_value(v: Any, memo: dict) -> Any:
+    """A copy of a value graph (blocks, structs, arrays, kernel objects) for forking a world.
+
+    Immutable values, syntax nodes and functions are shared; an object with `__deepcopy__` copies
+    itself. Much cheaper than copy.deepcopy on these graphs (char arrays are copied as slices).
+    """
+    t = type(v)
+    if t in _ATOMS:
+        return v
+    found = memo.get(id(v))
+    if found is not None:
+        return found
+    if t is Ptr:
+        if v.base is None:
+            return v
+        out: Any = Ptr(clone_value(v.base, memo), v.path)
+    elif t is Block:
+        out = Block.__new__(Block)
+        memo[id(v)] = out
+        for slot in ("label", "freed", "free_line", "free_file", "freed_by", "alloc_line", "zeroed", "kind",
+                     "readonly", "owner"):
+            setattr(out, slot, getattr(v, slot))
+        out.data = clone_value(v.data, memo)
+        return out
+    elif t is Struct:
+        out = Struct(v.stype, v.zeroed)
+        memo[id(v)] = out
+        for key, x in v.items():
+            out[key] = x if type(x) in _ATOMS else clone_value(x, memo)
+        return out
+    elif t is list:
+        if all(type(x) is int for x in v):
+            out = v[:]
+        else:
+            out = []
+            memo[id(v)] = out
+            out.extend(clone_value(x, memo) for x in v)
+            return out
+    elif t is dict:
+        out = {}
+        memo[id(v)] = out
+        for key, x in v.items():
+            out[clone_value(key, memo)] = clone_value(x, memo)
+        return out
+    elif t is Opaque:
+        out = Opaque(v.kind, v.label)
+        memo[id(v)] = out
+        out.state = clone_value(v.state, memo)
+        return out
+    elif hasattr(v, "__deepcopy__"):
+        out = v.__deepcopy__(memo)
+    else:
+        return v  # syntax nodes, functions, frozen scenario values: shared
+    memo[id(v)] = out
+    return out

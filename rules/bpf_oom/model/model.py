@@ -241,6 +241,9 @@ class BpfProgram:
         self.world = world
         self.h = h
 
+    def __deepcopy__(self, memo):
+        return BpfProgram(None, self.h)  # World.clone() points it at the new world
+
     def invoke(self, ctx, args):
         w, m, th, h = self.world, ctx.m, ctx.th, self.h
         oc = args[0] if args else NULL
@@ -298,6 +301,32 @@ class World:
         self.k = 0
         self.oom_end: int | None = None
         self.unload_from: dict[str, int] = {}
+
+    def clone(self, handlers: tuple[Handler, ...] | None = None) -> "World":
+        """A copy of this world (after loading), sharing only the program; `handlers` replaces the
+        handlers' behaviour (what their programs return and free: loading cannot see it)."""
+        import copy
+
+        from reviewbot.interp.memory import clone_value
+
+        memo: dict = {}
+        new = copy.copy(self)
+        new.m = self.m.clone(memo)
+        new.kdata = {k: clone_value(v, memo) for k, v in self.kdata.items()}
+        new.calls, new.unreg_done, new.header, new.unload_from = [], set(), [], {}
+        new.rejected = dict(self.rejected)
+        if handlers is not None:
+            by_label = {h.label: h for h in handlers}
+            new.handlers = handlers
+            new.loaded = [by_label[h.label] for h in self.loaded]
+        else:
+            new.loaded = list(self.loaded)
+        for label, kd in new.kdata.items():
+            prog = kd.base.data.get(HANDLER)
+            if isinstance(prog, BpfProgram):
+                prog.world = new
+                prog.h = next(h for h in new.loaded if h.label == label)
+        return new
 
     # helpers
 
@@ -430,10 +459,23 @@ def _nonzero(value: Any) -> bool:
 
 # -- scenarios -------------------------------------------------------------------------------------
 
-def sequential(pc: Pieces, handlers: tuple[Handler, ...], verbose: bool = False) -> World:
-    w = World(pc, handlers, "sequential", verbose)
+def loaded_world(pc: Pieces, handlers: tuple[Handler, ...], kind: str, cache: dict | None = None) -> World:
+    """A world with `handlers` loaded in order. Loading runs init_member and reg, which cannot see
+    what a program returns or frees, so worlds that differ only in that share one load (cloned)."""
+    key = (kind, tuple((h.label, h.name) for h in handlers))
+    if cache is not None and key in cache:
+        return cache[key].clone(handlers)
+    w = World(pc, handlers, kind)
     for h in handlers:
         w.load(h)
+    if cache is not None:
+        cache[key] = w
+        return w.clone(handlers)
+    return w
+
+
+def sequential(pc: Pieces, handlers: tuple[Handler, ...], cache: dict | None = None) -> World:
+    w = loaded_world(pc, handlers, "sequential", cache)
     w.trace_from = len(w.m.logs)
     run_alone(w.m, w.start_oom())
     w.oom_end = len(w.m.logs)
@@ -443,10 +485,9 @@ def sequential(pc: Pieces, handlers: tuple[Handler, ...], verbose: bool = False)
     return w
 
 
-def race(pc: Pieces, handlers: tuple[Handler, ...], target: Handler, k: int, verbose: bool = False) -> World | None:
-    w = World(pc, handlers, "race", verbose)
-    for h in handlers:
-        w.load(h)
+def race(pc: Pieces, handlers: tuple[Handler, ...], target: Handler, k: int,
+         cache: dict | None = None) -> World | None:
+    w = loaded_world(pc, handlers, "race", cache)
     if target not in w.loaded:
         return None
     w.trace_from = len(w.m.logs)
@@ -500,6 +541,7 @@ class Explorer:
         self.best: dict[tuple, Candidate] = {}
         self.seen_lines: dict[tuple, set[int]] = {}
         self.worlds = 0
+        self.cache: dict = {}
 
     def offer(self, cand: Candidate, extra_line: int | None = None) -> None:
         key = (cand.rule, cand.file, cand.line)
@@ -514,14 +556,14 @@ class Explorer:
     def explore(self) -> None:
         pc = self.pc
         for handlers in sequential_worlds(pc):
-            w = sequential(pc, handlers)
+            w = sequential(pc, handlers, self.cache)
             self.worlds += 1
             self.check_sequential(w)
             self.check_events(w)
         if pc.name_member:
             size = pc.name_size
             for name in (b"a" * size, b"b" * (size - 1)):
-                w = sequential(pc, _handlers(((0, False, name),)))
+                w = sequential(pc, _handlers(((0, False, name),)), self.cache)
                 self.worlds += 1
                 self.check_name(w)
                 self.check_sequential(w)
@@ -533,16 +575,14 @@ class Explorer:
             for target in handlers:
                 steps = self._walk_steps(handlers)
                 for k in range(steps + 1):
-                    w = race(pc, handlers, target, k)
+                    w = race(pc, handlers, target, k, self.cache)
                     self.worlds += 1
                     if w is None:
                         break
                     self.check_events(w)
 
     def _walk_steps(self, handlers) -> int:
-        w = World(self.pc, handlers, "count")
-        for h in handlers:
-            w.load(h)
+        w = loaded_world(self.pc, handlers, "race", self.cache)
         th = w.start_oom()
         run_alone(w.m, th)
         return th.steps
