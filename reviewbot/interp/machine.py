@@ -296,6 +296,8 @@ class Machine:
         if base is None:
             self.event("null-deref", th, line, th.file, what=what)
             raise Fault("null-deref", line, what)
+        if base.kind == "unmodelled":  # a scenario's stand-in for something it does not model
+            raise NotModelled(what, line, base.label, th.file)
         if base.kind == "poison":
             self.event("poison", th, line, th.file, what=what)
             raise Fault("poison", line, f"{what} follows a LIST_POISON pointer")
@@ -310,7 +312,7 @@ class Machine:
             hook(self, th, base, line, write)
 
     def load(self, th: Thread, addr: Ptr, line: int = 0, what: str = "") -> Any:
-        if addr.base is None or addr.base.freed or addr.base.kind == "poison" or self.hooks:
+        if addr.base is None or addr.base.freed or addr.base.kind in ("poison", "unmodelled") or self.hooks:
             self.touch(th, addr, line or th.line, what or repr(addr))
         if not addr.path:
             data = addr.base.data
@@ -328,7 +330,7 @@ class Machine:
         return value
 
     def store(self, th: Thread, addr: Ptr, value: Any, line: int = 0, what: str = "") -> None:
-        if addr.base is None or addr.base.freed or addr.base.kind == "poison" or self.hooks:
+        if addr.base is None or addr.base.freed or addr.base.kind in ("poison", "unmodelled") or self.hooks:
             self.touch(th, addr, line or th.line, what or repr(addr), write=True)
         if addr.base.readonly:
             raise NotModelled(what or repr(addr), line, "a write to read-only memory")

@@ -361,8 +361,8 @@ class World:
                 th = self.run_call(pc.init_member, [BtfType(OPS_STRUCT), BtfMember(mname, offset * 8), kdata, udata],
                                    f"load {h.label}")
                 if th.fault is not None:
-                    self.rejected[h.label] = "fault"
-                    return False
+                    raise NotModelled(f"{pc.init_member.name}()", th.fault.line, f"faults while loading a handler "
+                                      f"in the model's scenario ({th.fault.detail})", pc.init_member.path)
                 r = th.result or 0
             else:
                 r = 0
@@ -383,8 +383,12 @@ class World:
                 self.rejected[h.label] = -22  # "if (memchr_inv(udata + moff, 0, msize)) err = -EINVAL"
                 return False
         if pc.reg is not None:
-            th = self.run_call(pc.reg, [kdata, NULL], f"load {h.label}")
-            if th.fault is not None or (isinstance(th.result, int) and th.result != 0):
+            th = self.run_call(pc.reg, [kdata, _link()], f"load {h.label}")
+            if th.fault is not None:
+                raise NotModelled(f"{pc.reg.name}()", th.fault.line, f"faults while loading a handler in the "
+                                  f"model's scenario ({th.fault.detail}); the scenario may lack what it needs",
+                                  pc.reg.path)
+            if isinstance(th.result, int) and th.result != 0:
                 self.rejected[h.label] = th.result
                 return False
         for block in m.kstate.get("allocated", [])[before:]:
@@ -426,7 +430,7 @@ class World:
         th.file = pc.unreg.path
         self.unload_from[h.label] = len(m.logs)
         m.log(th, pc.unreg.node.line, f"unregisters {h.label}: {pc.unreg.name}()")
-        yield from m.call_value(th, Func(pc.unreg.name), [kd, NULL][: len(pc.unreg.params)], None, None, False)
+        yield from m.call_value(th, Func(pc.unreg.name), [kd, _link()][: len(pc.unreg.params)], None, None, False)
         self.unreg_done.add(h.label)
         m.log(th, 0, f"{pc.unreg.name}() returns; the struct_ops map frees {h.label}'s ops after an RCU grace period")
         defer(m, domain(m, "rcu"), lambda: free_block(m, th, kd, 0, "", "the struct_ops map"), "map free")
@@ -443,6 +447,13 @@ class World:
         th = self.m.thread(name, None, [])
         th.gen = self.unreg_body(th, h)
         return th
+
+
+def _link() -> Ptr:
+    """The struct bpf_link reg/unreg get: the model has no links (no per-cgroup attachment), so any
+    use of it is not modelled rather than a NULL dereference."""
+    return Ptr(Block(Struct("bpf_link", True), "handlers attached through a struct bpf_link (e.g. to a "
+                     "cgroup) are not modelled", kind="unmodelled"))
 
 
 def _nonzero(value: Any) -> bool:
