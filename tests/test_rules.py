@@ -4,16 +4,20 @@ cases.c annotations (semgrep's convention): a comment line `/* ruleid: ID */` sa
 must be flagged by rule ID, `/* ok: ID */` that it must not be, `/* todoruleid: ID */` that it should
 be but is a known miss (the test fails when the miss is fixed, so the annotation gets promoted).
 Every line a rule flags in its cases.c must carry a `ruleid` annotation: no surprise findings.
+A `cases.msg` beside cases.c is the commit message cases.c is reviewed under (rules that compare
+the commit message with the code); without it the message is "Add <path>.".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
 from reviewbot import engine, rulepack, thread
+from reviewbot.diff import parse_changed_files
 
 RULES = rulepack.load_rules()
 ANNOTATION = re.compile(r"^\s*/\*\s*(ruleid|ok|todoruleid):\s*([A-Z_0-9, ]+?)\s*\*/\s*$")
@@ -38,6 +42,10 @@ def annotations(text: str) -> dict[str, dict[str, set[int]]]:
 def flagged_lines(rule: rulepack.Rule, path: Path) -> set[int]:
     text = path.read_text(encoding="utf-8")
     patch = thread.file_patch(f"cases/{rule.id}/cases.c", text)
+    message = path.with_name("cases.msg")
+    if message.is_file():  # the commit message to review cases.c under (for commit-message rules)
+        body = message.read_text(encoding="utf-8").rstrip("\n") + "\n---\n" + patch.body.split("\n---\n", 1)[1]
+        patch = dataclasses.replace(patch, body=body, changed_files=parse_changed_files(body))
     return {f.line for f in engine.run_patch(patch, [rule]) if f.rule == rule.id}
 
 
