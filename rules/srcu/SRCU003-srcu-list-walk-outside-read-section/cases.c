@@ -61,6 +61,21 @@ int filters_max_prio(void)
 	return n ? prio : -1;
 }
 
+/* The condition names filter_srcu, but this function drops it before the walk. */
+int filters_min_prio(void)
+{
+	struct filter *f;
+	int idx, prio = INT_MAX;
+
+	idx = srcu_read_lock(&filter_srcu);
+	prio = filters_match(NULL) ? 0 : prio;
+	srcu_read_unlock(&filter_srcu, idx);
+	/* ruleid: SRCU003 */
+	list_for_each_entry_srcu(f, &filters, node, srcu_read_lock_held(&filter_srcu))
+		prio = min(prio, f->prio);
+	return prio;
+}
+
 /* The update side: the list lock is held. */
 int filters_count_locked(void)
 {

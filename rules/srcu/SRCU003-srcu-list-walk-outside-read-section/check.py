@@ -5,7 +5,8 @@ hlist_for_each_entry_srcu() (or an iterator whose lockdep condition is srcu_read
 pointer is when the file reads it with srcu_dereference(p, &d). A traversal of such a head with any
 list_for_each*/hlist_for_each* iterator, or an srcu_dereference(), is reported when the line sits in
 no lock section at all (no srcu_read_lock(), no update-side spin/mutex lock, no scoped guard), the
-iterator has no lockdep condition documenting a caller's lock, the function asserts no lock held,
+iterator has no lockdep condition documenting a caller's lock (one naming a lock the function itself
+takes around other lines documents nothing), the function asserts no lock held,
 and there is evidence that nobody holds the lock for it:
   * the function takes a lock itself, but around other lines (the walk comes before the lock or
     after the unlock), or
@@ -25,6 +26,7 @@ from reviewbot.engine import Hit
 MEMBER = re.compile(r"^&\(?(\w+)\)?(->|\.)(\w+(?:(?:\.|->)\w+)*)$")
 STRUCT = re.compile(r"^(?:const\s+|volatile\s+)*(struct|union)\s+(\w+)\s*(\**)$")
 ITERATOR = re.compile(r"^(?:h?list|hlist_nulls)_for_each\w*$")
+NAMED = re.compile(r"(?:srcu_read_lock_held|lockdep_is_held)\s*\(\s*([^()]+?)\s*\)")
 HELD = re.compile(r"srcu_read_lock_held\s*\(\s*([^()]+?)\s*\)")
 CONSTANT = re.compile(r"^\(*\s*(?:false|true|0|1|NULL)\s*\)*$")
 UPDATES = re.compile(r"^(?:h?list|hlist_nulls)_(?:add|del|replace|splice|move|cut)\w*$")
@@ -224,15 +226,19 @@ def check(ctx):
             continue
         domains = [_nospace(d) for d in named]
         flow = facts.flow(loop.function)
+        inside = []
         if flow is not None:
-            domains += [s.lock.key for s in flow.sections_at(loop.lines[0]) if s.lock.kind == "srcu"]
-        entry = protected.setdefault(_head_key(types, loop.function, head),
-                                     {"domains": [], "reader": loop.function, "line": loop.lines[0]})
-        entry["domains"] += [d for d in domains if d not in entry["domains"]]
+            inside = [s.lock.key for s in flow.sections_at(loop.lines[0]) if s.lock.kind == "srcu"]
+        entry = protected.setdefault(_head_key(types, loop.function, head), {"domains": [], "readers": []})
+        entry["domains"] += [d for d in inside + domains if d not in entry["domains"]]
+        entry["readers"].append((loop.function, loop.lines[0], bool(inside)))
     for call in facts.calls_to("srcu_dereference"):
         if call.function and len(call.args) >= 2:
             entry = protected.setdefault(_head_key(types, call.function, call.args[0]),
-                                         {"domains": [], "reader": call.function, "line": call.lines[0]})
+                                         {"domains": [], "readers": []})
+            flow = facts.flow(call.function)
+            inside = flow is not None and any(s.lock.kind == "srcu" for s in flow.sections_at(call.lines[0]))
+            entry["readers"].append((call.function, call.lines[0], inside))
             if _nospace(call.args[1]) not in entry["domains"]:
                 entry["domains"].append(_nospace(call.args[1]))
     if not protected:
@@ -248,7 +254,11 @@ def check(ctx):
             continue
         cond = _cond_arg(loop)
         if cond is not None and not CONSTANT.match(cond.strip()):
-            continue  # the condition documents what the caller holds
+            # the condition documents what the caller holds, unless this very function takes that
+            # lock, just not around the loop
+            named = {_nospace(n) for n in NAMED.findall(cond)}
+            if not any(s.lock.key in named for s in judge.sections(loop.function)):
+                continue
         hit = _judge(judge, loop.function, loop.lines, f"{loop.macro}()", head.strip(), info, walk=True)
         if hit is not None:
             yield hit
@@ -272,9 +282,11 @@ def _judge(judge: Judge, function: str, lines, what: str, head: str, info: dict,
     domains = info["domains"]
     domain = domains[0] if domains else None
     name = head.lstrip("&")
+    others = [r for r in info["readers"] if r[1] != lines[0]] or info["readers"]
+    reader, reader_line, _ = next((r for r in others if r[2]), others[0])
     if walk:
-        readers = (f"readers walk it under srcu_read_lock({domain}) in {info['reader']}()" if domain
-                   else f"{info['reader']}() walks it with an _srcu iterator")
+        readers = (f"readers walk it under srcu_read_lock({domain}) in {reader}()" if domain
+                   else f"{reader}() walks it with an _srcu iterator")
         message = (f"{what} walks {name} here outside any read-side section: {readers}, and {why}. An entry "
                    f"can be unlinked and freed while this loop still points at it; should the walk be inside "
                    f"srcu_read_lock({domain or '&<its srcu_struct>'}), or under the lock that serializes the "
@@ -283,5 +295,5 @@ def _judge(judge: Judge, function: str, lines, what: str, head: str, info: dict,
         message = (f"{what} runs outside any srcu_read_lock({domain}) section: {why}. The object it returns "
                    f"can be freed as soon as synchronize_srcu({domain}) returns; should this read move inside "
                    f"the read-side section (or use srcu_dereference_check() naming the update-side lock)?")
-    return Hit(line=lines[0], end_line=lines[0], related=(info["line"],),
+    return Hit(line=lines[0], end_line=lines[0], related=(reader_line,),
                args={"head": name, "function": function}, message=message)
