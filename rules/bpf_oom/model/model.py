@@ -553,11 +553,15 @@ class Explorer:
         self.seen_lines: dict[tuple, set[int]] = {}
         self.worlds = 0
         self.cache: dict = {}
+        self.walk_lines: set[int] = set()  # lines where a freed entry's next pointer was read
 
     def offer(self, cand: Candidate, extra_line: int | None = None) -> None:
         key = (cand.rule, cand.file, cand.line)
         if extra_line:
             self.seen_lines.setdefault(key, set()).add(extra_line)
+            ev = cand.data.get("event")
+            if ev is not None and "(list walk)" in ev.detail.get("what", ""):
+                self.walk_lines.add(extra_line)
         old = self.best.get(key)
         if old is None or cand.cost < old.cost:
             self.best[key] = cand
@@ -954,7 +958,9 @@ def build_uaf(cand: Candidate, ex: Explorer) -> Divergence:
     seen = sorted(ex.seen_lines.get(("BPFOOM003", cand.file, cand.line), set()) - {ev.line})
     also = ""
     if seen:
-        also = f" Other interleavings read the freed {obj} at line{'s' if len(seen) > 1 else ''} {_and(seen)} too."
+        walk = [n for n in seen if n in ex.walk_lines]
+        note = f" (line {_and(walk)}: the list walk reading the freed entry's next pointer)" if walk else ""
+        also = f" Other interleavings read the freed {obj} at line{'s' if len(seen) > 1 else ''} {_and(seen)} too{note}."
     which = f"the list walk's next pointer" if "list walk" in ev.detail.get("what", "") else ev.detail.get("what")
     msg = (f"{freer} can free {obj} while {reader} is still using it: {why}. In the trace CPU0 then reads "
            f"{which} (line {ev.line}) from freed memory.{also} Should {freer} wait for the readers of "
