@@ -16,6 +16,8 @@ struct foo_ops {
 	unsigned int timeout_ms;
 	/* ok: SOPS002 */
 	u32 id;		/* set by the kernel on registration */
+	/* ok: SOPS002 */
+	u32 key;
 
 	/* private: */
 	/* ok: SOPS002 */
@@ -54,10 +56,19 @@ static int foo_init_member(const struct btf_type *t, const struct btf_member *me
 }
 
 static struct bpf_struct_ops foo_bpf_ops = {
+	.reg = foo_reg,
 	.init_member = foo_init_member,
 	.name = "foo_ops",
 	.cfi_stubs = &__foo_ops,
 };
+
+static int foo_reg(void *kdata, struct bpf_link *link)
+{
+	struct foo_ops *ops = kdata;
+
+	ops->key = jhash(ops->name, sizeof(ops->name), 0);
+	return foo_register(ops);
+}
 
 static int __init foo_struct_ops_init(void)
 {

@@ -126,6 +126,23 @@ def _handled(text: str, struct: str, member: str) -> bool:
     return f'"{member}"' in text
 
 
+def _kernel_set(ctx) -> dict[str, set[str]]:
+    """member name -> the functions of the patch that assign `x->member` / `x.member`."""
+    out: dict[str, set[str]] = {}
+    for fc in ctx.files:
+        facts = fc.facts
+        for a in facts.assignments:
+            m = re.search(r"(?:->|\.)\s*(\w+)\s*$", a.target)
+            if m and a.function and a.operator != "init":
+                out.setdefault(m.group(1), set()).add(a.function)
+        for call in facts.calls:
+            if call.name in ("WRITE_ONCE", "rcu_assign_pointer", "smp_store_release", "atomic_set") and call.args:
+                m = re.search(r"(?:->|\.)\s*(\w+)\s*\)*$", call.args[0])
+                if m and call.function:
+                    out.setdefault(m.group(1), set()).add(call.function)
+    return out
+
+
 def check(ctx):
     structs = {}
     for fc in ctx.files:
@@ -136,6 +153,9 @@ def check(ctx):
             if not complete and not all(n in fc.file.post_image for n in range(s.lines[0], s.lines[1] + 1)):
                 continue  # only part of it is in the hunks
             structs.setdefault(s.name, (fc, s))
+    kernel_set = _kernel_set(ctx)
+    init_members = {i.value_of(".init_member") for fc in ctx.files if fc.path.endswith(".c")
+                    for i in _struct_ops_initializers(fc.facts)}
     for fc in ctx.files:
         if not fc.path.endswith(".c"):
             continue
@@ -171,6 +191,8 @@ def check(ctx):
                     continue
                 if init_member and _handled(text, ops, field.name):
                     continue
+                if kernel_set.get(field.name, set()) - init_members:
+                    continue  # the kernel sets it (in reg, at registration, ...): not user space's
                 decl = f"{field.type} {field.name}" + "".join(f"[{s}]" for s in field.array_sizes)
                 if init_member:
                     detail = (f"{init_member}() does not handle it, so bpf_struct_ops_map_update_elem() "
