@@ -200,3 +200,44 @@ int tbl_peek_nmi(void)
 	srcu_read_unlock_nmisafe(&tbl_srcu, idx);
 	return key;
 }
+
+/* A retry written as a backward goto; every exit unlocks. */
+int tbl_retry(int key)
+{
+	struct ent *e;
+	int idx, tries = 0, ret;
+
+	idx = srcu_read_lock(&tbl_srcu);
+again:
+	ret = -ENOENT;
+	list_for_each_entry_srcu(e, &tbl, node, srcu_read_lock_held(&tbl_srcu)) {
+		if (e->key == key) {
+			ret = e->cb(e);
+			break;
+		}
+	}
+	if (ret == -EAGAIN && tries++ < 3)
+		/* ok: SRCU001 */
+		goto again;
+	srcu_read_unlock(&tbl_srcu, idx);
+	return ret;
+}
+
+/* Breaking out keeps the entry's section, and nothing after the loop releases it. */
+int tbl_find_busy(void)
+{
+	struct ent *e;
+	int outer, inner, busy = 0;
+
+	outer = srcu_read_lock(&tbl_srcu);
+	list_for_each_entry_srcu(e, &tbl, node, srcu_read_lock_held(&tbl_srcu)) {
+		inner = srcu_read_lock(&e->users);
+		busy = e->cb(e);
+		if (busy)
+			/* ruleid: SRCU001 */
+			break;
+		srcu_read_unlock(&e->users, inner);
+	}
+	srcu_read_unlock(&tbl_srcu, outer);
+	return busy;
+}

@@ -25,6 +25,7 @@ LOCKS = {"srcu_read_lock", "srcu_read_lock_nmisafe", "srcu_read_lock_fast", "src
          "srcu_read_lock_lite", "srcu_read_lock_fast_notrace", "__srcu_read_lock"}
 UNLOCKS = {"srcu_read_unlock", "srcu_read_unlock_nmisafe", "srcu_read_unlock_fast", "srcu_read_unlock_notrace",
            "srcu_read_unlock_lite", "srcu_read_unlock_fast_notrace", "__srcu_read_unlock"}
+LABEL = re.compile(r"^\s*(\w+)\s*:(?!:)")
 LOCK_CALL = re.compile(r"^\(?\s*(\w+)\s*\(")
 
 
@@ -85,17 +86,30 @@ def check(ctx):
         balanced = taken & released  # domains this function both takes and releases
         if not taken or not released:
             continue
+        shape = _shape(ctx, flow)
         for path in flow.paths:
             if not _feasible(path):
                 continue
-            for hit in _walk(path, function, balanced, index_of):
+            for hit in _walk(path, function, balanced, index_of, shape):
                 key = (hit.line, hit.message)
                 if key not in reported:
                     reported.add(key)
                     yield hit
 
 
-def _walk(path, function, balanced, index_of):
+def _shape(ctx, flow) -> dict:
+    """Where the function's labels are, and the line of its last statement."""
+    lines = ctx.unit.source.decode("utf-8", "replace").splitlines()
+    labels = {}
+    for n in range(flow.lines[0], min(flow.lines[1], len(lines)) + 1):
+        m = LABEL.match(lines[n - 1])
+        if m and m.group(1) not in ("default", "case"):
+            labels.setdefault(m.group(1), n)
+    last = max((e.lines[1] for e in flow.events() if e.kind != "end"), default=flow.lines[1])
+    return {"labels": labels, "last": last}
+
+
+def _walk(path, function, balanced, index_of, shape):
     held: list[dict] = []  # open sections: domain, event, depth, index
     closed: dict[str, tuple] = {}  # domain -> (acquire event, release event) of the last closed section
     indexes: dict[str, tuple] = {}  # index variable -> (domain, acquire event)
@@ -107,8 +121,10 @@ def _walk(path, function, balanced, index_of):
             depth += 1
         elif e.kind == "loop_exit":
             depth -= 1
-        elif e.kind in ("break", "continue", "goto"):
+        elif e.kind in ("break", "continue"):
             escapes.append((i, e, depth))
+        elif e.kind == "goto" and shape["labels"].get(e.name, 0) > e.lines[0]:
+            escapes.append((i, e, depth))  # a forward goto; a backward one is a retry
         if e.kind == "assign":
             before = events[i - 1] if i else None
             target = _nospace(e.name)
@@ -152,7 +168,7 @@ def _walk(path, function, balanced, index_of):
         return  # a goto the flow stopped following (a backward jump taken too often) is no exit
     for section in held:
         if section["domain"] in balanced:
-            yield _leak(section, end, escapes, function)
+            yield _leak(section, end, escapes, function, shape)
 
 
 def _unlock_text(section) -> str:
@@ -160,20 +176,20 @@ def _unlock_text(section) -> str:
     return f"{call}({section['domain']}, {section['index'] or 'idx'})"
 
 
-def _leak(section, end, escapes, function) -> Hit:
+def _leak(section, end, escapes, function, shape) -> Hit:
+    """Report where the path skipped the unlock: at an early return itself, else at the last
+    forward goto, or break/continue out of the lock's loop iteration, before the final exit."""
     acquire = section["event"]
     lock = f"{acquire.name}({section['domain']})"
     unlock = _unlock_text(section)
     where = None
-    for at, e, depth in escapes:
+    early = end.kind == "return" and end.lines[1] < shape["last"]
+    for at, e, depth in escapes if not early else ():
         if at < section["at"]:
             continue
-        if e.kind in ("break", "continue") and section["depth"] >= depth > 0:
-            where = e
-            break
-        if e.kind == "goto":
-            where = e
-            break
+        if e.kind in ("break", "continue") and not section["depth"] >= depth > 0:
+            continue
+        where = e
     if where is not None and where.kind == "continue":
         message = (f"this continue starts the next iteration with {lock} from line {acquire.lines[0]} still "
                    f"held: every skipped iteration leaves one more read-side section open, and "
