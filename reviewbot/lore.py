@@ -8,7 +8,10 @@ because `import b4` alone costs about 0.2 s and not every path needs it (`review
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
+import types
 from email.message import EmailMessage
 from typing import Any
 
@@ -17,35 +20,172 @@ logging.getLogger("b4").addHandler(logging.NullHandler())
 logging.getLogger("b4").propagate = False
 
 
-def split_mbox(data: bytes) -> list[EmailMessage]:
-    """Split mbox bytes (mboxrd or mboxo, as lore and git send them) into messages."""
+# ---------------------------------------------------------------------------------------------------
+# Deferred imports. `import b4` imports requests (through liblore.node) and dkim (which pulls
+# dnspython and urllib3): about 0.15 s that a review of a local mbox never uses. Before b4 or liblore
+# is first imported, those two modules are put in sys.modules as stand-ins that import the real
+# module on the first attribute anyone reads (a network fetch, a DKIM check), and from then on
+# hand every attribute through. At import time b4 reads only `requests.Session`, in type
+# annotations (b4 has no `from __future__ import annotations`); that one name is answered with a
+# placeholder class until the real module is loaded. Any other attribute loads the real module.
+# ---------------------------------------------------------------------------------------------------
+
+_DEFERRED = {"requests": ("Session",), "dkim": ()}
+
+
+class _Deferred(types.ModuleType):
+    def __init__(self, name: str, placeholders: tuple[str, ...]) -> None:
+        super().__init__(name)
+        # __spec__ in the instance: `import name` reads it, and must not load the real module.
+        self.__dict__.update(__spec__=None, _rb_real=None, _rb_placeholders=placeholders, _rb_stubs={})
+
+    def _rb_load(self) -> types.ModuleType:
+        real = self.__dict__["_rb_real"]
+        if real is None:
+            name = self.__name__
+            if sys.modules.get(name) is self:
+                del sys.modules[name]
+            try:
+                real = importlib.import_module(name)
+            except BaseException:
+                sys.modules.setdefault(name, self)
+                raise
+            self.__dict__["_rb_real"] = real
+        return real
+
+    def __getattr__(self, attr: str) -> Any:
+        if _IMPORTING and self.__dict__["_rb_real"] is None and attr in self.__dict__["_rb_placeholders"]:
+            stubs = self.__dict__["_rb_stubs"]
+            return stubs.setdefault(attr, type(attr, (), {"__module__": self.__name__}))
+        return getattr(self._rb_load(), attr)
+
+
+_IMPORTING = False  # placeholders are handed out only while b4 and liblore are being imported
+
+
+def _defer_heavy_imports() -> None:
+    """Import b4 and liblore with the stand-ins in place (once; a no-op when b4 is imported)."""
+    global _IMPORTING
+    if "b4" in sys.modules:
+        return
+    for name, placeholders in _DEFERRED.items():
+        if name not in sys.modules:
+            sys.modules[name] = _Deferred(name, placeholders)
+    _IMPORTING = True
+    try:
+        import b4  # noqa: F401
+        import liblore.utils  # noqa: F401
+    finally:
+        _IMPORTING = False
+
+
+def _b4():
+    _defer_heavy_imports()
+    import b4
+
+    return b4
+
+
+def _liblore_utils():
+    _defer_heavy_imports()
     import liblore.utils
 
-    return list(liblore.utils.split_mbox(data))
+    return liblore.utils
+
+
+# Parsed header values, shared by every message we parse: b4 and we read the same few headers of
+# each message many times (Message-ID about four times, Content-Type six), and each read makes the
+# email package parse the raw value again. The parsed header objects are immutable strings, so one
+# per (name, raw value) serves every read. Bounded: cleared when it grows past _HEADER_CACHE_MAX.
+_HEADER_CACHE: dict[tuple[str, str], Any] = {}
+_HEADER_CACHE_MAX = 50_000
+_POLICY = None
+
+
+def _parse_policy():
+    """liblore's email policy (the one liblore.utils.split_mbox parses with), with cached header parses."""
+    global _POLICY
+    if _POLICY is None:
+        base = _liblore_utils().emlpolicy
+
+        class _CachedHeaders(type(base)):  # type: ignore[misc]
+            def header_fetch_parse(self, name, value):
+                if not isinstance(value, str) or hasattr(value, "name"):
+                    return super().header_fetch_parse(name, value)
+                key = (name, value)
+                hit = _HEADER_CACHE.get(key)
+                if hit is None:
+                    if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
+                        _HEADER_CACHE.clear()
+                    hit = _HEADER_CACHE[key] = super().header_fetch_parse(name, value)
+                return hit
+
+        settings = {k: getattr(base, k) for k in ("utf8", "cte_type", "max_line_length", "linesep",
+                                                   "raise_on_defect", "mangle_from_", "message_factory",
+                                                   "refold_source", "header_factory", "content_manager")}
+        _POLICY = _CachedHeaders(**settings)
+    return _POLICY
+
+
+def split_mbox(data: bytes) -> list[EmailMessage]:
+    """Split mbox bytes (mboxrd or mboxo, as lore and git send them) into messages."""
+    return [parse_message(raw) for raw in split_mbox_raw(data)]
+
+
+def split_mbox_raw(data: bytes) -> list[bytes]:
+    """Split mbox bytes into each message's raw bytes (the mboxrd ">From " escape undone), unparsed."""
+    return list(_liblore_utils().split_mbox_as_bytes(data))
+
+
+def parse_message(raw: bytes) -> EmailMessage:
+    """One raw message parsed as liblore.utils.parse_message does (liblore's email policy), with
+    header parses cached."""
+    import email.parser
+
+    return email.parser.BytesParser(policy=_parse_policy()).parsebytes(raw)
 
 
 def read_maildir(path: str) -> list[EmailMessage]:
-    import b4
-
-    return list(b4.get_msgs_from_mailbox_or_maildir(path))
+    return list(_b4().get_msgs_from_mailbox_or_maildir(path))
 
 
 def is_maildir(path: str) -> bool:
-    import b4
-
-    return bool(b4.is_maildir(path))
+    return bool(_b4().is_maildir(path))
 
 
 def clean_msgid(msg: EmailMessage) -> str | None:
-    import b4
+    return _liblore_utils().get_clean_msgid(msg, "Message-Id")
 
-    return b4.LoreMessage.get_clean_msgid(msg)
+
+def is_reply(msg: EmailMessage) -> bool:
+    """Whether b4 files this message as a reply by its subject alone ("Re: ...", "Aw: ...").
+
+    b4's LoreMailbox puts every such message among its follow-ups whatever else it holds, so it need
+    not be given to the mailbox at all (see series_mailbox)."""
+    return bool(_b4().LoreSubject(msg["Subject"]).reply)
+
+
+def reply_fields(msg: EmailMessage) -> tuple[str, str, str, str]:
+    """(full subject, author name, author address, body) of a reply, as b4's LoreMessage has them
+    (the same calls LoreMessage.__init__ makes, without its trailer and diff scanning)."""
+    import email.utils
+
+    b4 = _b4()
+    lsubject = b4.LoreSubject(msg["Subject"])
+    try:
+        name, addr = email.utils.getaddresses(
+            [b4.LoreMessage.clean_header(str(x)) for x in msg.get_all("from", [])])[0]
+        if not len(name.strip()):
+            name = addr
+    except IndexError:
+        name, addr = "", ""
+    body, _charset = b4.LoreMessage.get_payload(msg)
+    return lsubject.full_subject, name, addr, body or ""
 
 
 def series_mailbox(msgs: list[EmailMessage]) -> Any:
     """A b4 LoreMailbox holding these messages: b4 sorts them into versions, covers, patches."""
-    import b4
-
+    b4 = _b4()
     mailbox = b4.LoreMailbox()
     for msg in msgs:
         mailbox.add_message(msg)
@@ -56,9 +196,19 @@ def mailbox_series(mailbox: Any, revision: int | None) -> Any:
     """The LoreSeries of that revision (latest when None), or None.
 
     codereview_trailers=False: b4 would otherwise search lore for trailers sent in other threads,
-    which is a network query we do not want in a review.
+    which is a network query we do not want in a review. Nor do we use the trailers b4 carries
+    over from older revisions by `git patch-id` (one `git patch-id` process per patch, ~10 ms
+    each): the patch ids are set to "none known" before b4 would compute them.
     """
+    for lmsg in mailbox.msgid_map.values():
+        if lmsg._git_patch_id is None:
+            lmsg._git_patch_id = ""
     return mailbox.get_series(revision, codereview_trailers=False)
+
+
+def mailbox_revisions(mailbox: Any) -> list[int]:
+    """Every revision b4 found in the mailbox, in ascending order."""
+    return sorted(mailbox.series)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -84,8 +234,7 @@ def b4_config() -> dict:
     Read-only for us: we never change b4's globals (its config or its global LoreNode), so one
     `--lore URL` cannot leak into the next fetch in the same process.
     """
-    import b4
-
+    b4 = _b4()
     if not b4.MAIN_CONFIG:
         b4._setup_main_config()
     return b4.get_main_config()
@@ -125,6 +274,7 @@ def fetch_thread_mbox(base_url: str, msgid: str, *, only_this_archive: bool) -> 
     Raises InputError when the archive says it does not have msgid (404), ArchiveError for every
     other failure: no connection, timeout, 5xx, redirect loop, an answer that is not a gzipped mbox.
     """
+    _defer_heavy_imports()
     import liblore
 
     from reviewbot import __version__
@@ -161,8 +311,7 @@ def fetch_thread_mbox(base_url: str, msgid: str, *, only_this_archive: bool) -> 
 def split_and_dedupe(data: bytes) -> list[EmailMessage]:
     """Split an archive's mbox answer and drop duplicate Message-IDs the way b4 does
     (keeping the copy from the list b4's listid-preference prefers)."""
-    import b4
-
+    b4 = _b4()
     b4_config()
     return list(b4.split_and_dedupe_pi_results(data))
 
@@ -170,7 +319,7 @@ def split_and_dedupe(data: bytes) -> list[EmailMessage]:
 def strict_thread(msgs: list[EmailMessage], msgid: str) -> list[EmailMessage] | None:
     """The messages of the thread holding msgid, as b4 selects them (b4.get_strict_thread): a
     series posted in reply to an unrelated discussion is cut loose from it. None if msgid is absent."""
-    import b4
+    b4 = _b4()
 
     if not any(clean_msgid(m) == msgid for m in msgs):
         return None

@@ -69,10 +69,15 @@ class Series:
     orphan_replies: tuple[Reply, ...] = ()  # replies we could not place under any message
 
 
-def assemble(msgs: list[EmailMessage], msgid: str) -> Series:
-    """The latest version of the series that the message `msgid` belongs to.
+def assemble(msgs: list[EmailMessage], msgid: str, revision: int | None = None) -> Series:
+    """The latest version (or `revision`) of the series that the message `msgid` belongs to.
 
-    Raises InputError when msgid is not in `msgs` or the thread holds no patches.
+    Raises InputError when msgid is not in `msgs`, the thread holds no patches, or it has no such
+    revision.
+
+    Only patches and cover letters go into b4's LoreMailbox: a message whose subject makes it a
+    reply ("Re: ...") is always one of b4's follow-ups, and we attach replies ourselves anyway,
+    so b4 need not build its LoreMessage (trailers, diff scan) for each of them.
     """
     by_id = {}
     for msg in msgs:
@@ -81,8 +86,11 @@ def assemble(msgs: list[EmailMessage], msgid: str) -> Series:
             by_id[mid] = msg
     if msgid not in by_id:
         raise InputError(f"Message-ID <{msgid}> is not in the thread")
-    mailbox = lore.series_mailbox(list(by_id.values()))
-    series = lore.mailbox_series(mailbox, None)
+    subject_replies = {mid for mid, msg in by_id.items() if lore.is_reply(msg)}
+    mailbox = lore.series_mailbox([msg for mid, msg in by_id.items() if mid not in subject_replies])
+    series = lore.mailbox_series(mailbox, revision)
+    if series is None and revision is not None:
+        raise InputError(f"no v{revision} of the series in the thread of <{msgid}>")
     if series is None or not any(p is not None for p in series.patches[1:]):
         raise InputError(f"no patches in the thread of <{msgid}>")
 
@@ -99,11 +107,14 @@ def assemble(msgs: list[EmailMessage], msgid: str) -> Series:
     for mid, msg in by_id.items():
         if mid in anchors:
             continue
-        lmsg = mailbox.msgid_map.get(mid)
-        if lmsg is None or not lmsg.reply:
-            continue  # other versions' patches and covers are not replies
+        if mid in subject_replies:
+            reply = _reply_of(msg, mid, *lore.reply_fields(msg))
+        else:
+            lmsg = mailbox.msgid_map.get(mid)
+            if lmsg is None or not lmsg.reply:
+                continue  # other versions' patches and covers are not replies
+            reply = _reply(msg, mid, lmsg)
         anchor = _nearest_anchor(msg, mid, by_id, anchors)
-        reply = _reply(msg, mid, lmsg)
         (replies[anchor] if anchor else orphans).append(reply)
 
     patches = tuple(_patch(p, n, series, replies[p.msgid]) for n, p in present)
@@ -115,7 +126,7 @@ def assemble(msgs: list[EmailMessage], msgid: str) -> Series:
         cover=cover,
         patches=patches,
         missing=missing,
-        revisions=tuple(sorted(mailbox.series)),
+        revisions=tuple(lore.mailbox_revisions(mailbox)),
         orphan_replies=tuple(sorted(orphans, key=_reply_order)),
     )
 
@@ -163,15 +174,19 @@ def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
 
 
 def _reply(msg: EmailMessage, mid: str, lmsg) -> Reply:
+    return _reply_of(msg, mid, lmsg.full_subject, lmsg.fromname or "", lmsg.fromemail or "", lmsg.body or "")
+
+
+def _reply_of(msg: EmailMessage, mid: str, subject: str, name: str, addr: str, body: str) -> Reply:
     irt = _msgids(str(msg.get("In-Reply-To", "") or ""))
     return Reply(
         msgid=mid,
-        subject=lmsg.full_subject,
-        author_name=lmsg.fromname or "",
-        author_email=lmsg.fromemail or "",
+        subject=subject,
+        author_name=name or "",
+        author_email=addr or "",
         date=str(msg.get("Date", "")),
         in_reply_to=irt[0] if irt else None,
-        body=lmsg.body or "",
+        body=body or "",
     )
 
 
