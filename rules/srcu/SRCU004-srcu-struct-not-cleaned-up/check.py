@@ -25,6 +25,7 @@ USES = {"synchronize_srcu", "synchronize_srcu_expedited", "srcu_barrier"}
 # free call -> index of the freed pointer among its arguments
 FREES = {"kfree": 0, "kvfree": 0, "kfree_sensitive": 0, "kzfree": 0, "vfree": 0, "kfree_rcu": 0,
          "kvfree_rcu": 0, "kfree_rcu_mightsleep": 0, "kvfree_rcu_mightsleep": 0, "kmem_cache_free": 1}
+ALLOC = re.compile(r"^(?:k|kv|v|kmem_cache_|devm_k)\w*alloc\w*$|^kmemdup\w*$|^kstrdup$")
 MEMBER = re.compile(r"^&\(?(\w+)\)?(->|\.)(\w+(?:(?:\.|->)\w+)*)$")
 STRUCT = re.compile(r"^(?:const\s+|volatile\s+)*(struct|union)\s+(\w+)\s*(\**)$")
 
@@ -163,6 +164,8 @@ def check(ctx):
                 cleaned_somewhere.setdefault(key[:2], set()).add(call.function)
     for key, where in cleaned_somewhere.items():
         where.update(fn for fn, members in helpers.items() if key[1] in members)
+    allocs = {(a.function, a.lines[0]): _nospace(a.target) for a in facts.assignments
+              if a.function and ALLOC.match(a.value.split("(")[0].strip())}
     frees_in = {c.function for c in facts.calls if c.name in FREES and c.function}
     reported = set()
     for function in sorted(frees_in):
@@ -170,24 +173,23 @@ def check(ctx):
         if flow is None:
             continue
         for path in flow.paths:
-            for hit in _walk(path, function, types, keys, helpers, cleaned_somewhere):
+            for hit in _walk(path, function, types, keys, helpers, cleaned_somewhere, allocs):
                 if (hit.line, hit.args["member"]) not in reported:
                     reported.add((hit.line, hit.args["member"]))
                     yield hit
 
 
-def _walk(path, function, types, keys, helpers, cleaned_somewhere):
+def _walk(path, function, types, keys, helpers, cleaned_somewhere, allocs):
     cleaned: set[tuple[str, str]] = set()  # (var, member)
     cleaned_any: set[str] = set()  # members a helper cleaned (object unknown)
     # (var, member) -> [result variable, state]: "unchecked", "ok" or "failed" (its error branch)
     inited: dict[tuple[str, str], list] = {}
-    assigned: set[str] = set()
+    allocated: set[str] = set()  # variables this path set from an allocator
     used: set[tuple[str, str]] = set()  # (var, member) this path synchronizes or waits on
     events = path.events
     for i, e in enumerate(events):
         if e.kind == "assign":
             target = _nospace(e.name)
-            assigned.add(target)
             for state in inited.values():
                 if state[0] == target and not _same_line(e, events, i):
                     state[0] = None  # the result variable now holds something else
@@ -200,6 +202,9 @@ def _walk(path, function, types, keys, helpers, cleaned_somewhere):
                         state[1] = "failed" if verdict else "ok"
             continue
         if e.kind != "call":
+            continue
+        if ALLOC.match(e.name) and (function, e.lines[0]) in allocs:
+            allocated.add(allocs[(function, e.lines[0])])
             continue
         if e.name in INITS and e.args:
             key = _member_key(types, function, e.args[0])
@@ -230,8 +235,8 @@ def _walk(path, function, types, keys, helpers, cleaned_somewhere):
             if state is not None:
                 if state[1] == "failed":
                     continue  # the init's own error branch: there is nothing to clean up
-            elif var in assigned:
-                continue  # allocated (or set) on this path and freed before any init
+            elif var in allocated:
+                continue  # allocated on this path and freed before any init
             elif function in cleaned_somewhere.get((kstruct, member), ()):
                 pass  # this function cleans up on other paths: this one misses it
             elif (cleaned_somewhere.get((kstruct, member)) and function != init.function
