@@ -65,7 +65,7 @@ def claims(message: str) -> list[Claim]:
     for sentence in _sentences(message):
         for pattern in (_CLAIM_AFTER, _CLAIM_BEFORE, _CLAIM_ACTIVE):
             for m in pattern.finditer(sentence):
-                cond = m.group("cond").strip()
+                cond = m.group("cond").split('"', 1)[0].strip().rstrip(",").strip()
                 absent = bool(_ABSENT.search(cond)) or m.group("kw").lower() == "unless"
                 if absent:
                     found.append(Claim(m.group("lit"), cond, sentence, absent))
@@ -182,7 +182,7 @@ def _next_statement(node):
 
 
 def fallbacks(unit):
-    """(subject, literal, first line, literal line) for each fallback in the file."""
+    """(subject, literal, first line, literal line, stored into) for each fallback in the file."""
     for node in _walk(unit.root):
         if node.type == "conditional_expression":
             cond = node.child_by_field_name("condition")
@@ -195,7 +195,7 @@ def fallbacks(unit):
             lit_node = alt if present else cons
             lit = _literal(unit, lit_node) if lit_node is not None else None
             if lit is not None:
-                yield subject, lit, unit.lines(_statement(node))[0], unit.lines(lit_node)[1]
+                yield subject, lit, unit.lines(_statement(node))[0], unit.lines(lit_node)[1], _target(unit, node)
         elif node.type == "if_statement":
             cond = node.child_by_field_name("condition")
             tested = _tested(unit.text(cond)) if cond is not None else None
@@ -214,7 +214,34 @@ def fallbacks(unit):
                     lit = _branch_literal(unit, after)
                     branch = after
             if lit is not None and branch is not None:
-                yield subject, lit, unit.lines(node)[0], unit.lines(branch)[1]
+                yield subject, lit, unit.lines(node)[0], unit.lines(branch)[1], _branch_target(unit, branch)
+
+
+def _target(unit, node) -> str | None:
+    """What a fallback expression is stored into: `oc->bpf_policy_name = x ? x : "lit"`."""
+    while node.parent is not None and node.parent.type == "parenthesized_expression":
+        node = node.parent
+    parent = node.parent
+    if parent is not None and parent.type == "assignment_expression" and parent.child_by_field_name("right") == node:
+        return unit.text(parent.child_by_field_name("left"))
+    if parent is not None and parent.type == "init_declarator":
+        return unit.text(parent.child_by_field_name("declarator"))
+    return None
+
+
+def _branch_target(unit, node) -> str | None:
+    if node.type == "compound_statement" and len(node.named_children) == 1:
+        node = node.named_children[0]
+    if node.type == "expression_statement" and node.named_children:
+        expr = node.named_children[0]
+        if expr.type == "assignment_expression":
+            return unit.text(expr.child_by_field_name("left"))
+    return None
+
+
+def _last_name(expr: str | None) -> str | None:
+    words = re.findall(r"[A-Za-z_]\w*", re.sub(r"\[[^\]]*\]", "", expr or ""))
+    return words[-1] if words else None
 
 
 def _returns(node) -> bool:
@@ -239,13 +266,18 @@ def check(ctx):
     found = claims(ctx.commit_message)
     if not found:
         return
-    for fc in ctx.files:
+    per_file = [(fc, list(fallbacks(fc.unit))) for fc in ctx.files]
+    # A fallback that tests what another fallback of the patch stores (the printer's "default" for
+    # oc->bpf_policy_name, which the producer fills with its own fallback) only runs when the
+    # producer did not: it answers a different condition, so only the producer's is compared.
+    produced = {_last_name(f[4]) for _, fbs in per_file for f in fbs if f[4]}
+    for fc, fbs in per_file:
         seen = set()
-        for subject, lit, first, last in fallbacks(fc.unit):
+        for subject, lit, first, last, _target_expr in fbs:
             head = _head(subject)
-            state = _state(subject)
-            if head is None:
+            if head is None or _last_name(subject) in produced:
                 continue
+            state = _state(subject)
             for claim in found:
                 if head not in claim.words or lit == claim.literal:
                     continue
