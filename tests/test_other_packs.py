@@ -297,3 +297,50 @@ def test_the_same_code_with_the_usual_mistakes():
     flags = lines.index("\tu32 flags;") + 1
     register = lines.index("\treturn bar_register_congestion_control(kdata);") + 1
     assert got == [("SOPS001", strscpy), ("SOPS002", flags), ("SOPS003", register)]
+
+
+# --- modified files: only the hunks are known ----------------------------------------------------
+
+SPARSE = """\
+From: A Developer <dev@example.org>
+Subject: [PATCH] foo: document foo_reset
+
+foo: document foo_reset
+
+---
+diff --git a/lib/foo.c b/lib/foo.c
+index 1111111..2222222 100644
+--- a/lib/foo.c
++++ b/lib/foo.c
+@@ -10,6 +10,10 @@ static int foo_count;
+ 
+ static DEFINE_MUTEX(foo_lock);
+ 
++/**
++ * foo_reset() - put the counter back to zero
++ * @why: reason, for the log
++ */
+ void foo_reset(const char *why)
+ {
+ 	foo_count = 0;
+@@ -30,5 +34,6 @@ static int foo_bar(int a)
+ 
+ int foo_other(int x, int y)
+ {
++	x++;
+ 	return x + y;
+ }
+"""
+
+
+def test_a_comment_whose_function_is_in_the_hunk_is_read_and_one_cut_off_is_not():
+    body = SPARSE.split("\n\n", 1)[1]
+    patch = dataclasses.replace(thread.file_patch("lib/foo.c", ""), body=body,
+                                changed_files=parse_changed_files(body))
+    assert engine.run_patch(patch, PACKS) == []
+    # the comment's function falls outside the hunk: the next function of the next hunk is not it
+    cut = body.replace(" void foo_reset(const char *why)\n {\n \tfoo_count = 0;\n", "").replace(
+        "@@ -10,6 +10,10 @@", "@@ -10,3 +10,7 @@")
+    patch = dataclasses.replace(patch, body=cut, changed_files=parse_changed_files(cut))
+    assert patch.changed_files[0].post_image  # the diff still parses
+    assert engine.run_patch(patch, PACKS) == []

@@ -92,6 +92,11 @@ def check(ctx):
         decl = declaration_text(lines, doc)
         if not names_function(decl, doc.target):
             continue  # we could not tell what the comment documents (a masked name, #if 0, ...)
+        if not facts.complete:
+            # only the hunks are known: the declaration must follow the comment inside them
+            last = doc.lines[1] + decl.count("\n")
+            if not all(n in ctx.file.post_image for n in range(doc.lines[0], last + 1)):
+                continue
         found = first_line(doc)
         if found is None:
             continue
