@@ -22,7 +22,7 @@ FAIL_ON = ("error", "warning", "info", "never")
 
 # Subcommands that live in their own module: each has add_parser(subparsers), which registers the
 # subcommand with set_defaults(func=...). Importing them is cheap; their work is imported lazily.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("reviewbot.b4check", "reviewbot.parsetool")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("reviewbot.b4check", "reviewbot.parsetool", "reviewbot.batch")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -130,8 +130,8 @@ def _review_and_report(series, args: argparse.Namespace) -> int:
     token = args.token or os.environ.get("REVIEWBOT_PATCHWORK_TOKEN")
     if args.patchwork and not token:
         raise InputError("--patchwork needs --token (or REVIEWBOT_PATCHWORK_TOKEN)")
-    rules = rulepack.select(_load_rules(args), args.rules, args.skip)
-    review = dedupe.mark_replied(engine.run(series, rules, tree=args.tree))
+    rules, models, keep = rulepack.select(_load_rules(args), args.rules, args.skip, _load_models(args))
+    review = dedupe.mark_replied(engine.run(series, rules, tree=args.tree, models=models, keep=keep))
     if args.format == "email":
         _write_drafts(review, args)
     else:
@@ -186,6 +186,9 @@ def _render(review, fmt: str, rules) -> str:
 
 
 def _emit(text: str, output: str | None) -> None:
+    # Text from a thread may hold lone surrogates (undecodable bytes of an 8-bit header): UTF-8 has
+    # no encoding for them, so they are written as "?" rather than failing the run.
+    text = text.encode("utf-8", "replace").decode("utf-8")
     if output:
         from reviewbot.outfile import write_atomic
 
@@ -203,25 +206,45 @@ def _load_rules(args: argparse.Namespace):
     return rulepack.load_rules(Path(args.rules_dir) if getattr(args, "rules_dir", None) else None)
 
 
+def _load_models(args: argparse.Namespace):
+    from pathlib import Path
+
+    from reviewbot import models
+
+    return models.load_models(Path(args.rules_dir) if getattr(args, "rules_dir", None) else None)
+
+
+def _catalogue(args: argparse.Namespace) -> list[dict]:
+    """Every rule, and every finding a reference model can report, as rows (id order)."""
+    rows = [{"id": r.id, "name": r.name, "pack": r.pack, "kind": "rule", "severity": r.severity,
+             "confidence": r.confidence, "summary": r.summary, "see": r.see, "readme": r.readme}
+            for r in _load_rules(args)]
+    for m in _load_models(args):
+        first = m.summary.split(". ")[0].rstrip(".") + "."
+        rows += [{"id": k.id, "name": k.title, "pack": m.folder.parent.name, "kind": f"model {m.id}",
+                  "severity": k.severity, "confidence": k.confidence, "summary": first, "see": m.see,
+                  "readme": m.readme} for k in m.kinds]
+    return sorted(rows, key=lambda row: row["id"])
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
-    rules = _load_rules(args)
+    rows = _catalogue(args)
     if args.format == "json":
         import json
 
-        rows = [{"id": r.id, "name": r.name, "pack": r.pack, "severity": r.severity,
-                 "confidence": r.confidence, "summary": r.summary, "see": r.see} for r in rules]
-        _emit(json.dumps(rows, indent=2) + "\n", None)
+        keys = ("id", "name", "pack", "kind", "severity", "confidence", "summary", "see")
+        _emit(json.dumps([{k: row[k] for k in keys} for row in rows], indent=2) + "\n", None)
     else:
-        lines = [f"{r.id}  {r.name}  [{r.severity}, {r.confidence}]\n    {r.summary}\n    see: {r.see}" for r in rules]
+        lines = [f"{r['id']}  {r['name']}  [{r['severity']}, {r['confidence']}, {r['kind']}]\n"
+                 f"    {r['summary']}\n    see: {r['see']}" for r in rows]
         _emit("\n".join(lines) + "\n", None)
     return EXIT_OK
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    rules = _load_rules(args)
-    for r in rules:
-        if args.rule in (r.id, r.name):
-            _emit(r.readme or f"{r.id} {r.name}: {r.summary}\n", None)
+    for row in _catalogue(args):
+        if args.rule in (row["id"], row["name"]):
+            _emit(row["readme"] or f"{row['id']} {row['name']}: {row['summary']}\n", None)
             return EXIT_OK
     raise InputError(f"no rule {args.rule!r} (see `reviewbot rules`)")
 

@@ -106,13 +106,40 @@ def wants(rule: Rule, path: str) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in rule.files)
 
 
-def run(series: Series, rules: list[Rule], tree: str | None = None) -> Review:
+def run(series: Series, rules: list[Rule], tree: str | None = None, models: list = (),
+        keep=None) -> Review:
+    """Every rule and every reference model on every patch. `keep(rule_id)` filters model
+    findings by their ids (for --rules/--skip naming model finding ids)."""
     findings: list[Finding] = []
+    not_modelled: list[dict] = []
     order = {p.msgid: p.counter for p in series.patches}
     for patch in series.patches:
         findings.extend(run_patch(patch, rules, tree))
-    findings = sorted(set(findings), key=lambda f: (order.get(f.patch, 0), *f.sort_key()))
-    return Review(series=series, findings=tuple(findings), rules=tuple(r.id for r in rules))
+        if models:
+            from reviewbot.models import run_models
+
+            found, missed = run_models(patch, list(models))
+            findings.extend(f for f in found if keep is None or keep(f.rule))
+            not_modelled.extend({**m, "patch": patch.msgid} for m in missed)
+    findings = drop_subsumed(set(findings), models)
+    findings = sorted(findings, key=lambda f: (order.get(f.patch, 0), *f.sort_key()))
+    ids = [r.id for r in rules] + [k.id for m in models for k in m.kinds if keep is None or keep(k.id)]
+    return Review(series=series, findings=tuple(findings), not_modelled=tuple(not_modelled), rules=tuple(ids))
+
+
+def drop_subsumed(findings: set[Finding], models) -> list[Finding]:
+    """Drop a rule's finding when a model finding that declares it `subsumes` that rule stands on
+    overlapping lines of the same file of the same patch: one point, said once, with the trace."""
+    subsumes = {k.id: set(k.subsumes) for m in models for k in m.kinds if k.subsumes}
+    if not subsumes:
+        return list(findings)
+    covering = [f for f in findings if f.rule in subsumes]
+
+    def covered(f: Finding) -> bool:
+        return any(f.rule in subsumes[m.rule] and m.patch == f.patch and m.file == f.file
+                   and m.line <= f.end_line and f.line <= m.end_line for m in covering)
+
+    return [f for f in findings if not covered(f)]
 
 
 def run_patch(patch: Patch, rules: list[Rule], tree: str | None = None) -> list[Finding]:

@@ -35,6 +35,9 @@ class FindingKind:
     title: str
     severity: str
     confidence: str
+    # Rule ids whose finding says the same thing at the same lines: the engine keeps the model's
+    # finding (it carries the counterexample) and drops the rule's, so a reply does not say it twice.
+    subsumes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,8 @@ def _read_model(path: Path) -> Model:
             raise InputError(f"model {data['id']}: a [[finding]] lacks {', '.join(missing)}")
         if entry["severity"] not in SEVERITIES or entry["confidence"] not in CONFIDENCES:
             raise InputError(f"model {data['id']}: finding {entry['id']}: bad severity or confidence")
-        kinds.append(FindingKind(entry["id"], entry["title"], entry["severity"], entry["confidence"]))
+        kinds.append(FindingKind(entry["id"], entry["title"], entry["severity"], entry["confidence"],
+                                 tuple(entry.get("subsumes", ()))))
     if not (folder / "model.py").is_file():
         raise InputError(f"model {data['id']}: no model.py in {folder}")
     return Model(data["id"], data["name"], data["summary"], data["see"], folder, tuple(kinds))

@@ -151,18 +151,34 @@ def readme_problems(rule: Rule) -> list[str]:
     return [f"README.md lacks the section '## {s}'" for s in README_SECTIONS if s not in headings]
 
 
-def select(rules: list[Rule], only: str | None, skip: str | None) -> list[Rule]:
-    """--rules / --skip: comma-separated rule ids, names or packs."""
+def select(rules: list[Rule], only: str | None, skip: str | None, models: list | None = None):
+    """--rules / --skip: comma-separated rule ids, names or packs; for models also the model id
+    and the ids of its findings. Returns (rules, models, keep) where keep(finding_id) says whether
+    a model finding of that id is wanted. Without models (None), returns the rules alone."""
 
     def names(spec: str | None) -> set[str]:
         return {s.strip() for s in (spec or "").split(",") if s.strip()}
 
-    def hit(rule: Rule, wanted: set[str]) -> bool:
-        return bool({rule.id, rule.name, rule.pack} & wanted)
+    def rule_names(rule: Rule) -> set[str]:
+        return {rule.id, rule.name, rule.pack}
+
+    def model_names(model) -> set[str]:
+        return {model.id, model.name, model.folder.parent.name}
 
     wanted, skipped = names(only), names(skip)
-    known = {x for r in rules for x in (r.id, r.name, r.pack)}
+    known = {x for r in rules for x in rule_names(r)}
+    known |= {x for m in models or () for x in (*model_names(m), *(k.id for k in m.kinds), *(k.title for k in m.kinds))}
     unknown = sorted((wanted | skipped) - known)
     if unknown:
         raise InputError(f"unknown rule: {', '.join(unknown)} (see `reviewbot rules`)")
-    return [r for r in rules if (not wanted or hit(r, wanted)) and not hit(r, skipped)]
+    chosen = [r for r in rules if (not wanted or rule_names(r) & wanted) and not rule_names(r) & skipped]
+    if models is None:
+        return chosen
+
+    def kind_names(model, kind) -> set[str]:
+        return model_names(model) | {kind.id, kind.title}
+
+    wanted_kinds = {k.id for m in models for k in m.kinds
+                    if (not wanted or kind_names(m, k) & wanted) and not kind_names(m, k) & skipped}
+    chosen_models = [m for m in models if any(k.id in wanted_kinds for k in m.kinds)]
+    return chosen, chosen_models, wanted_kinds.__contains__
