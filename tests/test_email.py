@@ -93,9 +93,12 @@ def text_body(data: bytes) -> str:
 
 
 def test_golden_draft_for_v1_patch_01():
-    review = dedupe.mark_replied(review_of(golden_findings()))
-    drafts = remail.drafts(review, reviewer=REVIEWER, date=DATE)
-    assert [d.patch for d in drafts] == [PATCH_01]
+    """The draft reviewbot writes for 01/14 with the shipped rules and models, reviewed like code."""
+    from reviewbot import models, rulepack
+
+    review = dedupe.mark_replied(engine.run(v1_series(), rulepack.load_rules(), models=models.load_models()))
+    drafts = [d for d in remail.drafts(review, reviewer=REVIEWER, date=DATE) if d.patch == PATCH_01]
+    assert len(drafts) == 1
     path = GOLDEN / "bpf-oom-v1-01.eml"
     if os.environ.get("REVIEWBOT_REGEN") == "1":
         path.parent.mkdir(exist_ok=True)
