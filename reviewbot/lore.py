@@ -183,11 +183,38 @@ def reply_fields(msg: EmailMessage) -> tuple[str, str, str, str]:
     return lsubject.full_subject, name, addr, body or ""
 
 
+# b4's trailer scan (LoreMessage.find_trailers) runs a regex whose time grows with the cube of a
+# line's length: one 8,000-character "Name: value" line costs 5 s, and a mail whose lines end in a
+# bare CR is one line to b4. Mail lines end at 998 characters (RFC 5322), so a line past this is
+# hostile or broken: such a mail is not given to b4.
+MAX_LINE = 4000
+
+
+def longest_line(msg: EmailMessage) -> int:
+    """The length of the longest line of the text b4 reads from msg (its decoded body)."""
+    body, _charset = _b4().LoreMessage.get_payload(msg)
+    return max(map(len, (body or "").split("\n")), default=0)
+
+
 def series_mailbox(msgs: list[EmailMessage]) -> Any:
-    """A b4 LoreMailbox holding these messages: b4 sorts them into versions, covers, patches."""
+    """A b4 LoreMailbox holding these messages: b4 sorts them into versions, covers, patches.
+
+    A mail with a line longer than MAX_LINE is left out when it carries no diff (a reply or cover
+    cannot stop the review of the series), and is an InputError when it does."""
+    import re
+
+    from reviewbot.errors import InputError
+
     b4 = _b4()
     mailbox = b4.LoreMailbox()
     for msg in msgs:
+        longest = longest_line(msg)
+        if longest > MAX_LINE:
+            body, _charset = b4.LoreMessage.get_payload(msg)
+            if re.search(r"(?m)^(?:diff --git |--- \S)", body or ""):
+                raise InputError(f"<{clean_msgid(msg) or '?'}> has a line of {longest} characters "
+                                 f"(mail lines end at 998): not a patch reviewbot reads")
+            continue
         mailbox.add_message(msg)
     return mailbox
 
@@ -263,7 +290,7 @@ def cache_ttl() -> int:
         return 600
 
 
-def fetch_thread_mbox(base_url: str, msgid: str, *, only_this_archive: bool) -> bytes:
+def fetch_thread_mbox(base_url: str, msgid: str, *, only_this_archive: bool, session: Any = None) -> bytes:
     """The thread holding `msgid` as mbox bytes (t.mbox.gz, decompressed) from the archive at base_url.
 
     only_this_archive: ask that server and nothing else (no git-config fallback hosts, no partial
@@ -293,6 +320,8 @@ def fetch_thread_mbox(base_url: str, msgid: str, *, only_this_archive: bool) -> 
             kwargs.update(fallback_urls=[], follow_upstream=False)
         node = liblore.LoreNode.from_git_config(base_url.rstrip("/"), **kwargs)
         node.set_user_agent("reviewbot", __version__)
+        if session is not None:  # reviewbot.fetch's session: caps, retries and a deadline
+            node.set_requests_session(session)
         data = node.get_mbox_by_msgid(msgid, nocache=True)
     except liblore.RemoteError as ex:
         if ex.status_code == 404:
@@ -306,6 +335,84 @@ def fetch_thread_mbox(base_url: str, msgid: str, *, only_this_archive: bool) -> 
     if not data:
         raise unreachable("the archive answered with an empty thread")
     return data
+
+
+def search_mbox(base_url: str, query: str, *, only_this_archive: bool = True) -> bytes:
+    """The messages a public-inbox search finds, with their whole threads, as mbox bytes
+    (liblore's get_mbox_by_query with full_threads; e.g. query "d:2.days.ago.." or "s:BPF").
+
+    An empty bytes when the archive finds nothing (public-inbox answers 404). ArchiveError for
+    every other failure, as fetch_thread_mbox.
+    """
+    def call(node):
+        return node.get_mbox_by_query(query, full_threads=True, nocache=True, local_sufficient=True)
+
+    try:
+        return _node_call(base_url, call, only_this_archive=only_this_archive, what=f"search {query!r}")
+    except _NotFound:
+        return b""
+
+
+def fetch_url(base_url: str, path: str, *, only_this_archive: bool = True) -> bytes:
+    """GET `path` under the archive's base URL (e.g. "new.atom"): the body, through liblore's client
+    (its user agent, timeouts and fallback hosts). InputError on 404, ArchiveError otherwise."""
+    def call(node):
+        resp = node.request("GET", base_url.rstrip("/") + "/" + path.lstrip("/"),
+                            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        try:
+            if resp.status_code == 404:
+                raise _NotFound()
+            if resp.status_code != 200:
+                import liblore
+
+                raise liblore.RemoteError(f"HTTP {resp.status_code}", status_code=resp.status_code)
+            return resp.content
+        finally:
+            resp.close()
+
+    from reviewbot.errors import InputError
+
+    try:
+        return _node_call(base_url, call, only_this_archive=only_this_archive, what=path)
+    except _NotFound:
+        raise InputError(f"{base_url.rstrip('/')}/{path.lstrip('/')}: not found (HTTP 404)") from None
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _node_call(base_url: str, call, *, only_this_archive: bool, what: str):
+    """Run call(node) with a LoreNode for base_url; every failure but a 404 (_NotFound) becomes one
+    ArchiveError line."""
+    _defer_heavy_imports()
+    import liblore
+
+    from reviewbot import __version__
+    from reviewbot.errors import ArchiveError
+
+    timeout = (CONNECT_TIMEOUT, READ_TIMEOUT)
+    shown = base_url if base_url.endswith("/") else base_url + "/"
+    node = None
+    try:
+        kwargs: dict[str, Any] = {"request_timeout": timeout, "cache_dir": None, "auto_probe": False}
+        if only_this_archive:
+            kwargs.update(fallback_urls=[], follow_upstream=False)
+        node = liblore.LoreNode.from_git_config(base_url.rstrip("/"), **kwargs)
+        node.set_user_agent("reviewbot", __version__)
+        return call(node)
+    except _NotFound:
+        raise
+    except liblore.RemoteError as ex:
+        if ex.status_code == 404:
+            raise _NotFound() from None
+        raise ArchiveError(f"lore at {shown} could not be reached ({what}): "
+                           f"{_one_line(_remote_reason(ex, timeout))}") from None
+    except Exception as ex:  # noqa: BLE001 - the network boundary: every failure becomes one line
+        raise ArchiveError(f"lore at {shown} could not be reached ({what}): {_one_line(_other_reason(ex))}") from None
+    finally:
+        if node is not None:
+            node.close()
 
 
 def split_and_dedupe(data: bytes) -> list[EmailMessage]:
