@@ -22,7 +22,7 @@ FAIL_ON = ("error", "warning", "info", "never")
 
 # Subcommands that live in their own module: each has add_parser(subparsers), which registers the
 # subcommand with set_defaults(func=...). Importing them is cheap; their work is imported lazily.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("reviewbot.b4check", "reviewbot.parsetool", "reviewbot.batch")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("reviewbot.b4check", "reviewbot.parsetool", "reviewbot.batch", "reviewbot.watch", "reviewbot.versions")
 
 
 class _Parser(argparse.ArgumentParser):
