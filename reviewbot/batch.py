@@ -260,6 +260,8 @@ class Settings:
 
     rules: list
     rules_hash: str
+    models: list = field(default_factory=list)  # reference models (reviewbot.models)
+    keep: object = None  # which model finding ids are wanted (rulepack.select)
     known: set = field(default_factory=set)  # (identity, revision, content hash) already reviewed
     drafts_dir: str | None = None
     reviewer: str | None = None
@@ -274,7 +276,7 @@ def review_series(series, settings: Settings):
     """engine + dedupe on one assembled series: the Review."""
     from reviewbot import dedupe, engine
 
-    return dedupe.mark_replied(engine.run(series, settings.rules))
+    return dedupe.mark_replied(engine.run(series, settings.rules, models=settings.models, keep=settings.keep))
 
 
 def slug(msgid: str) -> str:
@@ -371,6 +373,8 @@ def preload(settings: Settings) -> None:
     lore.b4_config()
     for rule in settings.rules:
         rule.module  # noqa: B018 - loads check.py once, before the fork
+    for model in settings.models:
+        model.module  # noqa: B018
 
 
 # --------------------------------------------------------------------------------------------------
@@ -444,13 +448,14 @@ def summary(outcomes: list[Outcome], seconds: float) -> str:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    from reviewbot import models as models_mod
     from reviewbot import rulepack, store
 
-    rules = rulepack.select(rulepack.load_rules(Path(args.rules_dir) if args.rules_dir else None),
-                            args.rules, args.skip)
-    root = Path(args.rules_dir) if args.rules_dir else rulepack.default_rules_dir()
-    models = sorted(p for p in root.glob("*/model") if p.is_dir())
-    settings = Settings(rules=rules, rules_hash=store.rules_hash(rules, models), overwrite=args.overwrite)
+    rules_dir = Path(args.rules_dir) if args.rules_dir else None
+    rules, models, keep = rulepack.select(rulepack.load_rules(rules_dir), args.rules, args.skip,
+                                          models_mod.load_models(rules_dir))
+    settings = Settings(rules=rules, rules_hash=store.rules_hash(rules, [m.folder for m in models]),
+                        models=models, keep=keep, overwrite=args.overwrite)
     if args.drafts:
         from datetime import datetime
 

@@ -240,10 +240,13 @@ def cmd_versions(args: argparse.Namespace) -> int:
         if not earlier:
             raise InputError(f"the thread of <{msgid}> has only v{new.revision}; name the older one with --old")
         old = thread.assemble(fetch.fetch_thread(msgid, source), msgid, revision=earlier[-1])
-    rules = rulepack.select(rulepack.load_rules(Path(args.rules_dir) if args.rules_dir else None),
-                            args.rules, args.skip)
-    old_review = dedupe.mark_replied(engine.run(old, rules))
-    new_review = dedupe.mark_replied(engine.run(new, rules))
+    from reviewbot import models as models_mod
+
+    rules_dir = Path(args.rules_dir) if args.rules_dir else None
+    rules, models, keep = rulepack.select(rulepack.load_rules(rules_dir), args.rules, args.skip,
+                                          models_mod.load_models(rules_dir))
+    old_review = dedupe.mark_replied(engine.run(old, rules, models=models, keep=keep))
+    new_review = dedupe.mark_replied(engine.run(new, rules, models=models, keep=keep))
     items = compare(old_review, new_review)
     if args.format == "json":
         out = {"old": {"revision": old.revision, "title": old.title},
