@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from reviewbot.engine import Hit
+from reviewbot.facts.types import squash
 
 LOCKS = {"srcu_read_lock", "srcu_read_lock_nmisafe", "srcu_read_lock_fast", "srcu_read_lock_notrace",
          "srcu_read_lock_lite", "srcu_read_lock_fast_notrace", "__srcu_read_lock"}
@@ -29,17 +30,13 @@ LABEL = re.compile(r"^\s*(\w+)\s*:(?!:)")
 LOCK_CALL = re.compile(r"^\(?\s*(\w+)\s*\(")
 
 
-def _nospace(text: str) -> str:
-    return re.sub(r"\s+", "", text)
-
-
 def _domain(args) -> str | None:
-    return _nospace(args[0]) if args else None
+    return squash(args[0]) if args else None
 
 
 def _condition(event) -> tuple[str, bool]:
     """A branch as (condition without a leading `!`, effective outcome)."""
-    text = _nospace(event.name)
+    text = squash(event.name)
     taken = bool(event.taken)
     while text.startswith("!") and not text.startswith("!="):
         text = text[1:]
@@ -53,7 +50,7 @@ def _feasible(path) -> bool:
     seen: dict[str, bool] = {}
     for e in path.events:
         if e.kind == "assign":
-            target = _nospace(e.name)
+            target = squash(e.name)
             for cond in [c for c in seen if re.search(rf"(?<![\w>.]){re.escape(target)}(?!\w)", c)]:
                 del seen[cond]
         elif e.kind == "branch" and not e.name.startswith("case "):
@@ -73,7 +70,7 @@ def check(ctx):
     for a in facts.assignments:
         m = LOCK_CALL.match(a.value)
         if m and m.group(1) in LOCKS:
-            index_of[a.lines[0]] = _nospace(a.target)
+            index_of[a.lines[0]] = squash(a.target)
     reported = set()
     for function in sorted(functions):
         flow = facts.flow(function)
@@ -127,7 +124,7 @@ def _walk(path, function, balanced, index_of, shape):
             escapes.append((i, e, depth))  # a forward goto; a backward one is a retry
         if e.kind == "assign":
             before = events[i - 1] if i else None
-            target = _nospace(e.name)
+            target = squash(e.name)
             if before is not None and before.kind == "call" and before.name in LOCKS and before.lines[0] == e.lines[0]:
                 indexes[target] = (_domain(before.args), before)
             else:
@@ -144,7 +141,7 @@ def _walk(path, function, balanced, index_of, shape):
             continue
         if e.name not in UNLOCKS:
             continue
-        index = _nospace(e.args[1]) if len(e.args) > 1 else None
+        index = squash(e.args[1]) if len(e.args) > 1 else None
         source = indexes.get(index) if index else None
         if source is not None and source[0] != domain:
             yield _wrong_index(e, function, index, source, held)

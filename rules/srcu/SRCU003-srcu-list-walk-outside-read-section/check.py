@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import re
 
-from reviewbot.csource import declarator_identifier
 from reviewbot.engine import Hit
+from reviewbot.facts.types import VariableTypes, member_key, squash
 
-MEMBER = re.compile(r"^&\(?(\w+)\)?(->|\.)(\w+(?:(?:\.|->)\w+)*)$")
-STRUCT = re.compile(r"^(?:const\s+|volatile\s+)*(struct|union)\s+(\w+)\s*(\**)$")
 ITERATOR = re.compile(r"^(?:h?list|hlist_nulls)_for_each\w*$")
 NAMED = re.compile(r"(?:srcu_read_lock_held|lockdep_is_held)\s*\(\s*([^()]+?)\s*\)")
 HELD = re.compile(r"srcu_read_lock_held\s*\(\s*([^()]+?)\s*\)")
@@ -35,85 +33,16 @@ INITCALLS = re.compile(r"^(?:\w*_initcall|module_init|module_exit|__initcall|sub
 NOT_SECTIONS = {"preempt", "irq"}
 
 
-def _nospace(text: str) -> str:
-    return re.sub(r"\s+", "", text)
-
-
-def _struct_type(type_text: str, pointer: bool) -> str | None:
-    """`struct foo *` -> `struct foo` (pointer=True), `struct foo` -> `struct foo` (pointer=False)."""
-    m = STRUCT.match(type_text.strip())
-    if not m or len(m.group(3)) != (1 if pointer else 0):
-        return None
-    return f"{m.group(1)} {m.group(2)}"
-
-
-class Types:
-    """The declared types of the parameters and locals of each function, read once per function."""
-
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.cache: dict[str, dict[str, str]] = {}
-        self.globals = {g.name: g.type for g in ctx.facts.globals if g.type}
-
-    def of(self, function: str) -> dict[str, str]:
-        if function not in self.cache:
-            self.cache[function] = self._read(function)
-        return self.cache[function]
-
-    def _read(self, function: str) -> dict[str, str]:
-        facts, unit = self.ctx.facts, self.ctx.unit
-        types: dict[str, str] = {}
-        fn = facts.function(function)
-        if fn is not None:
-            types.update({p.name: p.type for p in fn.params if p.name})
-        node = unit.function(function)
-        body = node.child_by_field_name("body") if node is not None else None
-        stack = [body] if body is not None else []
-        while stack:
-            n = stack.pop()
-            if n.type == "declaration":
-                base = n.child_by_field_name("type")
-                for d in n.children_by_field_name("declarator"):
-                    inner = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
-                    ident = declarator_identifier(inner)
-                    if base is None or ident is None:
-                        continue
-                    depth, walk = 0, inner
-                    while walk is not None and walk != ident:
-                        depth += walk.type == "pointer_declarator"
-                        walk = walk.child_by_field_name("declarator")
-                    quals = " ".join(unit.text(c) for c in n.children if c.type == "type_qualifier")
-                    types[unit.text(ident)] = f"{quals} {unit.text(base)} {'*' * depth}".strip()
-            stack.extend(c for c in n.named_children if c.child_count)
-        return types
-
-    def struct_of(self, function: str | None, var: str, pointer: bool = True) -> str | None:
-        t = self.of(function).get(var) if function else None
-        if t is None:
-            t = self.globals.get(var)
-        return _struct_type(" ".join(t.split()), pointer) if t else None
-
-
-def _member_key(types: Types, function: str | None, expr: str) -> tuple[str, str, str] | None:
-    """`&v->m` -> (struct type of v, m, v)."""
-    m = MEMBER.match(_nospace(expr))
-    if not m:
-        return None
-    var, arrow, member = m.groups()
-    struct = types.struct_of(function, var, pointer=(arrow == "->"))
-    return (struct, member, var) if struct else None
-
-
-def _head_key(types: Types, function: str | None, expr: str) -> str:
+def _head_key(types: VariableTypes, function: str | None, expr: str) -> str:
     """A list head (`&g`, `&v->m`) or a pointer (`g`, `v->m`), comparable across functions."""
-    text = _nospace(expr)
+    text = squash(expr)
     if not text.startswith("&"):
         m = re.fullmatch(r"\(?(\w+)\)?->(\w+(?:(?:\.|->)\w+)*)", text)
         if m:
             struct = types.struct_of(function, m.group(1))
             return f"*{struct}::{m.group(2)}" if struct else "*" + text
         return "*" + text
-    key = _member_key(types, function, text)
+    key = member_key(types, function, text)
     return f"{key[0]}::{key[1]}" if key else text
 
 
@@ -133,7 +62,7 @@ class Judge:
     def __init__(self, ctx):
         self.ctx = ctx
         self.facts = ctx.facts
-        self.types = Types(ctx)
+        self.types = VariableTypes(ctx)
         facts = self.facts
         self.calls_in: dict[str, list] = {}
         for c in facts.calls:
@@ -224,7 +153,7 @@ def check(ctx):
         head = _head_arg(loop)
         if head is None:
             continue
-        domains = [_nospace(d) for d in named]
+        domains = [squash(d) for d in named]
         flow = facts.flow(loop.function)
         inside = []
         if flow is not None:
@@ -239,8 +168,8 @@ def check(ctx):
             flow = facts.flow(call.function)
             inside = flow is not None and any(s.lock.kind == "srcu" for s in flow.sections_at(call.lines[0]))
             entry["readers"].append((call.function, call.lines[0], inside))
-            if _nospace(call.args[1]) not in entry["domains"]:
-                entry["domains"].append(_nospace(call.args[1]))
+            if squash(call.args[1]) not in entry["domains"]:
+                entry["domains"].append(squash(call.args[1]))
     if not protected:
         return
     for loop in facts.loops:
@@ -256,7 +185,7 @@ def check(ctx):
         if cond is not None and not CONSTANT.match(cond.strip()):
             # the condition documents what the caller holds, unless this very function takes that
             # lock, just not around the loop
-            named = {_nospace(n) for n in NAMED.findall(cond)}
+            named = {squash(n) for n in NAMED.findall(cond)}
             if not any(s.lock.key in named for s in judge.sections(loop.function)):
                 continue
         hit = _judge(judge, loop.function, loop.lines, f"{loop.macro}()", head.strip(), info, walk=True)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-from reviewbot.csource import declarator_identifier
 from reviewbot.engine import Hit
+from reviewbot.facts.types import MEMBER, VariableTypes, member_key, squash
 
 INITS = {"init_srcu_struct"}
 CLEANUPS = {"cleanup_srcu_struct", "cleanup_srcu_struct_quiesced"}
@@ -26,91 +26,20 @@ USES = {"synchronize_srcu", "synchronize_srcu_expedited", "srcu_barrier"}
 FREES = {"kfree": 0, "kvfree": 0, "kfree_sensitive": 0, "kzfree": 0, "vfree": 0, "kfree_rcu": 0,
          "kvfree_rcu": 0, "kfree_rcu_mightsleep": 0, "kvfree_rcu_mightsleep": 0, "kmem_cache_free": 1}
 ALLOC = re.compile(r"^(?:k|kv|v|kmem_cache_|devm_k)\w*alloc\w*$|^kmemdup\w*$|^kstrdup$")
-MEMBER = re.compile(r"^&\(?(\w+)\)?(->|\.)(\w+(?:(?:\.|->)\w+)*)$")
-STRUCT = re.compile(r"^(?:const\s+|volatile\s+)*(struct|union)\s+(\w+)\s*(\**)$")
-
-
-def _nospace(text: str) -> str:
-    return re.sub(r"\s+", "", text)
-
-
-def _struct_type(type_text: str, pointer: bool) -> str | None:
-    """`struct foo *` -> `struct foo` (pointer=True), `struct foo` -> `struct foo` (pointer=False)."""
-    m = STRUCT.match(type_text.strip())
-    if not m or len(m.group(3)) != (1 if pointer else 0):
-        return None
-    return f"{m.group(1)} {m.group(2)}"
-
-
-class Types:
-    """The declared types of the parameters and locals of each function, read once per function."""
-
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.cache: dict[str, dict[str, str]] = {}
-        self.globals = {g.name: g.type for g in ctx.facts.globals if g.type}
-
-    def of(self, function: str) -> dict[str, str]:
-        if function not in self.cache:
-            self.cache[function] = self._read(function)
-        return self.cache[function]
-
-    def _read(self, function: str) -> dict[str, str]:
-        facts, unit = self.ctx.facts, self.ctx.unit
-        types: dict[str, str] = {}
-        fn = facts.function(function)
-        if fn is not None:
-            types.update({p.name: p.type for p in fn.params if p.name})
-        node = unit.function(function)
-        body = node.child_by_field_name("body") if node is not None else None
-        stack = [body] if body is not None else []
-        while stack:
-            n = stack.pop()
-            if n.type == "declaration":
-                base = n.child_by_field_name("type")
-                for d in n.children_by_field_name("declarator"):
-                    inner = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
-                    ident = declarator_identifier(inner)
-                    if base is None or ident is None:
-                        continue
-                    depth, walk = 0, inner
-                    while walk is not None and walk != ident:
-                        depth += walk.type == "pointer_declarator"
-                        walk = walk.child_by_field_name("declarator")
-                    quals = " ".join(unit.text(c) for c in n.children if c.type == "type_qualifier")
-                    types[unit.text(ident)] = f"{quals} {unit.text(base)} {'*' * depth}".strip()
-            stack.extend(c for c in n.named_children if c.child_count)
-        return types
-
-    def struct_of(self, function: str | None, var: str, pointer: bool = True) -> str | None:
-        t = self.of(function).get(var) if function else None
-        if t is None:
-            t = self.globals.get(var)
-        return _struct_type(" ".join(t.split()), pointer) if t else None
-
-
-def _member_key(types: Types, function: str | None, expr: str) -> tuple[str, str, str] | None:
-    """`&v->m` -> (struct type of v, m, v)."""
-    m = MEMBER.match(_nospace(expr))
-    if not m:
-        return None
-    var, arrow, member = m.groups()
-    struct = types.struct_of(function, var, pointer=(arrow == "->"))
-    return (struct, member, var) if struct else None
 
 
 def _freed(event) -> str | None:
     index = FREES.get(event.name)
     if index is None or len(event.args) <= index:
         return None
-    arg = _nospace(event.args[index])
+    arg = squash(event.args[index])
     return arg if re.fullmatch(r"\w+", arg) else None
 
 
 def _failed_branch(event, result: str | None) -> bool | None:
     """For a branch right after an init: True when taking it means the init failed, None when
     the branch is not about the init's result."""
-    text = _nospace(event.name)
+    text = squash(event.name)
     if "init_srcu_struct" not in text and not (result and re.search(rf"\b{re.escape(result)}\b", text)):
         return None
     negated = text.startswith("!") or text.endswith("==0")
@@ -127,7 +56,7 @@ def _cleanup_helpers(ctx) -> dict[str, set[str]]:
         if call.function is None:
             continue
         if call.name in CLEANUPS and call.args:
-            m = MEMBER.match(_nospace(call.args[0]))
+            m = MEMBER.match(squash(call.args[0]))
             if m:
                 direct.setdefault(call.function, set()).add(m.group(3))
         elif call.name in names:
@@ -146,11 +75,11 @@ def check(ctx):
     inits = [c for c in facts.calls if c.name in INITS and c.args and c.function]
     if not inits:
         return
-    types = Types(ctx)
+    types = VariableTypes(ctx)
     yield from _globals(ctx, inits)
     keys: dict[tuple[str, str], object] = {}  # (struct, member) -> the first init call
     for call in inits:
-        key = _member_key(types, call.function, call.args[0])
+        key = member_key(types, call.function, call.args[0])
         if key is not None:
             keys.setdefault(key[:2], call)
     if not keys:
@@ -159,12 +88,12 @@ def check(ctx):
     cleaned_somewhere: dict[tuple[str, str], set[str]] = {}  # (struct, member) -> functions
     for call in facts.calls:
         if call.name in CLEANUPS and call.args and call.function:
-            key = _member_key(types, call.function, call.args[0])
+            key = member_key(types, call.function, call.args[0])
             if key is not None:
                 cleaned_somewhere.setdefault(key[:2], set()).add(call.function)
     for key, where in cleaned_somewhere.items():
         where.update(fn for fn, members in helpers.items() if key[1] in members)
-    allocs = {(a.function, a.lines[0]): _nospace(a.target) for a in facts.assignments
+    allocs = {(a.function, a.lines[0]): squash(a.target) for a in facts.assignments
               if a.function and ALLOC.match(a.value.split("(")[0].strip())}
     frees_in = {c.function for c in facts.calls if c.name in FREES and c.function}
     reported = set()
@@ -189,7 +118,7 @@ def _walk(path, function, types, keys, helpers, cleaned_somewhere, allocs):
     events = path.events
     for i, e in enumerate(events):
         if e.kind == "assign":
-            target = _nospace(e.name)
+            target = squash(e.name)
             for state in inited.values():
                 if state[0] == target and not _same_line(e, events, i):
                     state[0] = None  # the result variable now holds something else
@@ -207,17 +136,17 @@ def _walk(path, function, types, keys, helpers, cleaned_somewhere, allocs):
             allocated.add(allocs[(function, e.lines[0])])
             continue
         if e.name in INITS and e.args:
-            key = _member_key(types, function, e.args[0])
+            key = member_key(types, function, e.args[0])
             if key is not None:
                 inited[(key[2], key[1])] = [_result_of(events, i), "unchecked"]
             continue
         if e.name in CLEANUPS and e.args:
-            m = MEMBER.match(_nospace(e.args[0]))
+            m = MEMBER.match(squash(e.args[0]))
             if m:
                 cleaned.add((m.group(1), m.group(3)))
             continue
         if e.name in USES and e.args:
-            m = MEMBER.match(_nospace(e.args[0]))
+            m = MEMBER.match(squash(e.args[0]))
             if m:
                 used.add((m.group(1), m.group(3)))
             continue
@@ -264,7 +193,7 @@ def _result_of(events, index: int) -> str | None:
     call = events[index]
     for e in events[index + 1:index + 3]:
         if e.kind == "assign" and e.lines[0] <= call.lines[0] and e.lines[1] >= call.lines[1]:
-            return _nospace(e.name)
+            return squash(e.name)
     return None
 
 
@@ -275,12 +204,12 @@ def _globals(ctx, inits):
     if not exits:
         return
     for call in inits:
-        arg = _nospace(call.args[0])
+        arg = squash(call.args[0])
         m = re.fullmatch(r"&(\w+)", arg)
         if not m or facts.global_definition(m.group(1)) is None:
             continue
         # a cleanup anywhere in the file counts: the exit may reach it through an ops table
-        if any(c.name in CLEANUPS and c.args and _nospace(c.args[0]) == arg for c in facts.calls):
+        if any(c.name in CLEANUPS and c.args and squash(c.args[0]) == arg for c in facts.calls):
             continue
         exit_fn = facts.function(exits[0])
         yield Hit(

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from reviewbot.csource import declarator_identifier
 from reviewbot.engine import Hit
+from reviewbot.facts.types import MEMBER, VariableTypes, member_key, squash
 
 DELS = {"list_del_rcu": 0, "hlist_del_rcu": 0, "hlist_del_init_rcu": 0, "list_del_init_rcu": 0,
         "list_replace_rcu": 0, "hlist_replace_rcu": 0, "hlist_nulls_del_rcu": 0, "hlist_nulls_del_init_rcu": 0}
@@ -29,96 +29,25 @@ RCU_DEFERRED = {"kfree_rcu", "kvfree_rcu", "kfree_rcu_mightsleep", "kvfree_rcu_m
 RCU_WAITS = {"synchronize_rcu", "synchronize_rcu_expedited", "synchronize_rcu_tasks", "synchronize_net"}
 WAITS = {"synchronize_srcu", "synchronize_srcu_expedited", "call_srcu"}
 HELD = re.compile(r"srcu_read_lock_held\s*\(\s*([^()]+?)\s*\)")
-MEMBER = re.compile(r"^&\(?(\w+)\)?(->|\.)(\w+(?:(?:\.|->)\w+)*)$")
-STRUCT = re.compile(r"^(?:const\s+|volatile\s+)*(struct|union)\s+(\w+)\s*(\**)$")
 
 
-def _nospace(text: str) -> str:
-    return re.sub(r"\s+", "", text)
-
-
-def _struct_type(type_text: str, pointer: bool) -> str | None:
-    """`struct foo *` -> `struct foo` (pointer=True), `struct foo` -> `struct foo` (pointer=False)."""
-    m = STRUCT.match(type_text.strip())
-    if not m or len(m.group(3)) != (1 if pointer else 0):
-        return None
-    return f"{m.group(1)} {m.group(2)}"
-
-
-class Types:
-    """The declared types of the parameters and locals of each function, read once per function."""
-
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.cache: dict[str, dict[str, str]] = {}
-        self.globals = {g.name: g.type for g in ctx.facts.globals if g.type}
-
-    def of(self, function: str) -> dict[str, str]:
-        if function not in self.cache:
-            self.cache[function] = self._read(function)
-        return self.cache[function]
-
-    def _read(self, function: str) -> dict[str, str]:
-        facts, unit = self.ctx.facts, self.ctx.unit
-        types: dict[str, str] = {}
-        fn = facts.function(function)
-        if fn is not None:
-            types.update({p.name: p.type for p in fn.params if p.name})
-        node = unit.function(function)
-        body = node.child_by_field_name("body") if node is not None else None
-        stack = [body] if body is not None else []
-        while stack:
-            n = stack.pop()
-            if n.type == "declaration":
-                base = n.child_by_field_name("type")
-                for d in n.children_by_field_name("declarator"):
-                    inner = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
-                    ident = declarator_identifier(inner)
-                    if base is None or ident is None:
-                        continue
-                    depth, walk = 0, inner
-                    while walk is not None and walk != ident:
-                        depth += walk.type == "pointer_declarator"
-                        walk = walk.child_by_field_name("declarator")
-                    quals = " ".join(unit.text(c) for c in n.children if c.type == "type_qualifier")
-                    types[unit.text(ident)] = f"{quals} {unit.text(base)} {'*' * depth}".strip()
-            stack.extend(c for c in n.named_children if c.child_count)
-        return types
-
-    def struct_of(self, function: str | None, var: str, pointer: bool = True) -> str | None:
-        t = self.of(function).get(var) if function else None
-        if t is None:
-            t = self.globals.get(var)
-        return _struct_type(" ".join(t.split()), pointer) if t else None
-
-
-def _member_key(types: Types, function: str | None, expr: str) -> tuple[str, str, str] | None:
-    """`&v->m` -> (struct type of v, m, v)."""
-    m = MEMBER.match(_nospace(expr))
-    if not m:
-        return None
-    var, arrow, member = m.groups()
-    struct = types.struct_of(function, var, pointer=(arrow == "->"))
-    return (struct, member, var) if struct else None
-
-
-def _key(types: Types, function: str | None, expr: str) -> str:
+def _key(types: VariableTypes, function: str | None, expr: str) -> str:
     """A list head or srcu_struct expression, comparable across functions: `&g` stays `&g`,
     `&v->m` becomes `struct T::m` when v's type is known."""
-    text = _nospace(expr)
-    key = _member_key(types, function, text)
+    text = squash(expr)
+    key = member_key(types, function, text)
     return f"{key[0]}::{key[1]}" if key else text
 
 
-def _entry(types: Types, function: str | None, expr: str) -> tuple[str, str | None, str] | None:
+def _entry(types: VariableTypes, function: str | None, expr: str) -> tuple[str, str | None, str] | None:
     """`&obj->node` -> (obj, struct type of obj, node)."""
-    m = MEMBER.match(_nospace(expr))
+    m = MEMBER.match(squash(expr))
     if not m or m.group(2) != "->":
         return None
     return m.group(1), types.struct_of(function, m.group(1)), m.group(3)
 
 
-def _readers(ctx, types: Types) -> dict[tuple[str | None, str], list[dict]]:
+def _readers(ctx, types: VariableTypes) -> dict[tuple[str | None, str], list[dict]]:
     """(entry struct, member) -> the SRCU readers of the lists such entries sit on:
     [{head, domain (key), domain_text, function, line}]."""
     facts = ctx.facts
@@ -132,8 +61,8 @@ def _readers(ctx, types: Types) -> dict[tuple[str | None, str], list[dict]]:
         if not srcu_iter and not named:
             continue
         head = _key(types, loop.function, loop.args[1])
-        entries.setdefault(head, set()).add((types.struct_of(loop.function, _nospace(loop.args[0])),
-                                             _nospace(loop.args[2])))
+        entries.setdefault(head, set()).add((types.struct_of(loop.function, squash(loop.args[0])),
+                                             squash(loop.args[2])))
         domains = [d for d in named]
         flow = facts.flow(loop.function)
         if flow is not None:
@@ -141,7 +70,7 @@ def _readers(ctx, types: Types) -> dict[tuple[str | None, str], list[dict]]:
         for d in dict.fromkeys(domains):
             heads.setdefault(head, []).append({
                 "head": loop.args[1].strip().lstrip("&"), "domain": _key(types, loop.function, d),
-                "domain_text": _nospace(d), "function": loop.function, "line": loop.lines[0]})
+                "domain_text": squash(d), "function": loop.function, "line": loop.lines[0]})
     for call in facts.calls:
         if call.name in ADDS and len(call.args) >= 2 and call.function:
             entry = _entry(types, call.function, call.args[0])
@@ -154,7 +83,7 @@ def _readers(ctx, types: Types) -> dict[tuple[str | None, str], list[dict]]:
     return by_entry
 
 
-def _helpers(ctx, types: Types):
+def _helpers(ctx, types: VariableTypes):
     """File-local functions that free a parameter (index -> True) without waiting for any SRCU
     grace period, and the SRCU domains each function (3 levels deep) waits for."""
     facts = ctx.facts
@@ -174,7 +103,7 @@ def _helpers(ctx, types: Types):
         if index is not None and len(call.args) > index:
             function = facts.function(fn)
             params = [p.name for p in function.params] if function else []
-            arg = _nospace(call.args[index])
+            arg = squash(call.args[index])
             if arg in params:
                 frees.setdefault(fn, set()).add(params.index(arg))
     for _ in range(3):
@@ -191,7 +120,7 @@ def check(ctx):
     dels = [c for c in facts.calls if c.name in DELS and c.args and c.function]
     if not dels:
         return
-    types = Types(ctx)
+    types = VariableTypes(ctx)
     readers = _readers(ctx, types)
     if not readers:
         return
@@ -254,7 +183,7 @@ def _freed(event, free_helpers) -> str | None:
     indexes = [index] if index is not None else sorted(free_helpers.get(event.name, ()))
     for i in indexes:
         if len(event.args) > i:
-            arg = _nospace(event.args[i])
+            arg = squash(event.args[i])
             if re.fullmatch(r"\w+", arg):
                 return arg
     return None
