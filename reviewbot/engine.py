@@ -165,26 +165,22 @@ def run_patch(patch: Patch, rules: list[Rule], tree: str | None = None) -> list[
 
 
 def _finding(rule: Rule, patch: Patch, cf: ChangedFile, hit: Hit) -> Iterable[Finding]:
-    end = hit.end_line if hit.end_line is not None else hit.line
-    span = set(range(hit.line, end + 1)) | set(hit.related)
-    if not span & cf.added_lines:
-        return ()
     message = hit.message if hit.message is not None else rule.message.format_map(_Args(hit.args))
-    return (
-        Finding(
-            rule=rule.id,
-            severity=rule.severity,
-            confidence=rule.confidence,
-            patch=patch.msgid,
-            file=cf.path,
-            line=hit.line,
-            end_line=end,
-            message=message,
-            quoted=quote(patch, cf, hit.line, end),
-            trace=tuple(hit.trace),
-            see=rule.see,
-        ),
-    )
+    found = finding_at(patch, cf, rule.id, rule.severity, rule.confidence, rule.see, hit.line, hit.end_line,
+                       message, hit.trace, hit.related)
+    return (found,) if found else ()
+
+
+def finding_at(patch: Patch, cf: ChangedFile, rule_id: str, severity: str, confidence: str, see: str,
+               line: int, end_line: int | None, message: str, trace=(), related=()) -> Finding | None:
+    """A Finding at post-image lines line..end_line of cf, quoting the patch's own lines; None when
+    neither those lines nor the `related` ones are lines the patch adds (the code was there)."""
+    end = end_line if end_line is not None else line
+    if not (set(range(line, end + 1)) | set(related)) & cf.added_lines:
+        return None
+    return Finding(rule=rule_id, severity=severity, confidence=confidence, patch=patch.msgid, file=cf.path,
+                   line=line, end_line=end, message=message, quoted=quote(patch, cf, line, end),
+                   trace=tuple(trace), see=see)
 
 
 class _Args(dict):

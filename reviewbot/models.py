@@ -134,7 +134,7 @@ def _read_model(path: Path) -> Model:
 
 def run_models(patch: Patch, models: list[Model]) -> tuple[list[Finding], list[dict]]:
     """Run every model on one patch: (findings at lines the patch adds, what was not modelled)."""
-    from reviewbot.engine import quote
+    from reviewbot.engine import finding_at
 
     findings: list[Finding] = []
     not_modelled: list[dict] = []
@@ -160,21 +160,9 @@ def run_models(patch: Patch, models: list[Model]) -> tuple[list[Finding], list[d
                 raise InputError(f"model {model.id} reported {div.rule}, which model.toml does not declare")
             if cf is None:
                 continue
-            end = div.end_line if div.end_line is not None else div.line
-            if not (set(range(div.line, end + 1)) | set(div.related)) & cf.added_lines:
-                continue
-            findings.append(Finding(
-                rule=div.rule,
-                severity=kind.severity,
-                confidence=kind.confidence,
-                patch=patch.msgid,
-                file=div.file,
-                line=div.line,
-                end_line=end,
-                message=div.message,
-                quoted=quote(patch, cf, div.line, end),
-                trace=tuple(div.trace),
-                see=model.see,
-            ))
+            found = finding_at(patch, cf, div.rule, kind.severity, kind.confidence, model.see, div.line,
+                               div.end_line, div.message, div.trace, div.related)
+            if found is not None:
+                findings.append(found)
     findings.sort(key=lambda f: f.sort_key())
     return findings, not_modelled

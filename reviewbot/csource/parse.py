@@ -181,6 +181,22 @@ def declarator_identifier(declarator: Node | None) -> Node | None:
     return None
 
 
+def walk(node: Node) -> Iterator[Node]:
+    """Every node under `node` (itself first), in source order."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def unparen(node: Node | None) -> Node | None:
+    """The expression inside any number of parentheses."""
+    while node is not None and node.type == "parenthesized_expression" and node.named_children:
+        node = node.named_children[0]
+    return node
+
+
 def error_nodes(root: Node) -> Iterator[Node]:
     """Every ERROR or MISSING node under root (not descending into ERROR nodes)."""
     stack = [root]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from reviewbot.csource import unparen, walk
 from reviewbot.engine import Hit
 
 _VERBS = (r"printed|shown|reported|used|returned|displayed|logged|emitted|written|chosen|selected|"
@@ -74,22 +75,8 @@ def claims(message: str) -> list[Claim]:
 
 # --- the fallbacks in the code -------------------------------------------------------------------
 
-def _walk(node):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(n.children))
-
-
-def _unparen(node):
-    while node is not None and node.type == "parenthesized_expression" and node.named_children:
-        node = node.named_children[0]
-    return node
-
-
 def _literal(unit, node) -> str | None:
-    node = _unparen(node)
+    node = unparen(node)
     if node is None or node.type != "string_literal":
         return None
     text = unit.text(node)
@@ -183,7 +170,7 @@ def _next_statement(node):
 
 def fallbacks(unit):
     """(subject, literal, first line, literal line, stored into) for each fallback in the file."""
-    for node in _walk(unit.root):
+    for node in walk(unit.root):
         if node.type == "conditional_expression":
             cond = node.child_by_field_name("condition")
             cons = node.child_by_field_name("consequence")

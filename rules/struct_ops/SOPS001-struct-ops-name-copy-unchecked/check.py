@@ -16,25 +16,12 @@ from __future__ import annotations
 
 import re
 
+from reviewbot.csource import unparen, walk
 from reviewbot.engine import Hit
 
 COPIES = ("strscpy", "strscpy_pad", "strncpy", "strlcpy", "bpf_obj_name_cpy", "memcpy")
 _WORD = re.compile(r"[A-Za-z_]\w*")
 _LAST_MEMBER = re.compile(r"(?:->|\.)\s*(\w+)\s*(?:\[[^\]]*\])?\s*$")
-
-
-def _walk(node):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(n.children))
-
-
-def _unparen(node):
-    while node is not None and node.type == "parenthesized_expression" and node.named_children:
-        node = node.named_children[0]
-    return node
 
 
 def _struct_ops_initializers(facts):
@@ -57,7 +44,7 @@ def _char_arrays(ctx) -> set[str]:
 def _user_names(unit, fn_node, udata: str) -> set[str]:
     """udata and the local variables set from it (`uops = (const struct x *)udata`)."""
     names = {udata}
-    for n in _walk(fn_node):
+    for n in walk(fn_node):
         if n.type == "init_declarator":
             value = n.child_by_field_name("value")
             decl = n.child_by_field_name("declarator")
@@ -102,7 +89,7 @@ def _result_use(unit, call, fn_node) -> str:
     if not re.fullmatch(r"\w+", var):
         return "used"  # stored into a member or an array: someone else reads it
     after = call.end_byte
-    for n in _walk(fn_node):
+    for n in walk(fn_node):
         if n.start_byte < after:
             continue
         if n.type in ("if_statement", "while_statement", "switch_statement", "for_statement"):
@@ -173,7 +160,7 @@ def check(ctx):
             if fn is None or node is None or len(fn.params) < 4 or not fn.params[3].name:
                 continue
             users = _user_names(fc.unit, node, fn.params[3].name)
-            for call in _walk(node):
+            for call in walk(node):
                 if call.type != "call_expression":
                     continue
                 callee = fc.unit.text(call.child_by_field_name("function")).strip()
