@@ -169,8 +169,19 @@ def _msgids(header: str) -> list[str]:
 
 
 def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
-    values = [str(v) for v in msg.get_all(name, [])]
-    return tuple(email.utils.formataddr(pair) for pair in email.utils.getaddresses(values) if pair[1])
+    try:
+        values = [str(v) for v in msg.get_all(name, [])]
+    except (ValueError, TypeError, IndexError):  # the header parser refuses the value (CR/LF in a name...)
+        values = [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+    out = []
+    for pair in email.utils.getaddresses(values):
+        if not pair[1]:
+            continue
+        try:
+            out.append(email.utils.formataddr(pair))
+        except UnicodeError:  # a non-ASCII address: not one a reply can be sent to
+            continue
+    return tuple(out)
 
 
 def _reply(msg: EmailMessage, mid: str, lmsg) -> Reply:
