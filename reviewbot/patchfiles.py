@@ -25,10 +25,13 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 
 def parse_mail(data: bytes) -> list[EmailMessage]:
     """One file's bytes: an mbox (starts with a "From " line, as format-patch writes) or one mail."""
-    if data.startswith(b"From "):
-        msgs = lore.split_mbox(data)
-    else:
-        msgs = [email.parser.BytesParser(policy=_POLICY).parsebytes(data)]
+    try:
+        if data.startswith(b"From "):
+            msgs = lore.split_mbox(data)
+        else:
+            msgs = [email.parser.BytesParser(policy=_POLICY).parsebytes(data)]
+    except RecursionError:  # the parser recurses once per level of multipart nesting
+        raise InputError("a mail whose MIME parts are nested too deeply to read") from None
     return [m for m in msgs if m.get("Subject") is not None or m.get_payload()]
 
 
@@ -103,7 +106,16 @@ def first_patch_msgid(msgs: list[EmailMessage]) -> str:
     """The Message-ID to assemble the series around: the first mail that carries a diff."""
     for msg in msgs:
         body = msg.get_body(("plain",))
-        text = body.get_content() if body is not None else ""
+        text = _text(body) if body is not None else ""
         if "\ndiff --git " in text or text.startswith("diff --git ") or "\n--- " in text:
             return lore.clean_msgid(msg) or ""
     raise InputError("no patches in the input")
+
+
+def _text(part: EmailMessage) -> str:
+    """A text part's content; with an unknown or wrong charset, its bytes read as UTF-8."""
+    try:
+        return part.get_content()
+    except (LookupError, UnicodeError, ValueError):
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload or "")

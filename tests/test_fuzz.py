@@ -65,3 +65,30 @@ def test_non_ascii_and_crlf_addresses_do_not_crash_thread(tmp_path: Path) -> Non
         code, _, err = _ci(tmp_path, with_header(PATCH_01_RAW, b"To", to))
         assert_clean(code, err)
         assert code == 1  # still reviewed: 01/14 has findings
+
+
+def test_unknown_charset_in_a_patch_file(tmp_path: Path) -> None:
+    # patchfiles.first_patch_msgid: get_content() raised LookupError for charset=x-unknown.
+    raw = with_header(PATCH_01_RAW, b"Content-Type", b"text/plain; charset=x-unknown")
+    code, _, err = _ci(tmp_path, raw)
+    assert_clean(code, err)
+
+
+def _nested(raw: bytes, depth: int) -> bytes:
+    import random
+
+    class Fixed(random.Random):
+        def choice(self, seq):
+            return depth if isinstance(seq, tuple) and all(isinstance(x, int) for x in seq) else seq[0]
+
+        def random(self):
+            return 0.9
+
+    return fb.m_nested_mime(Fixed(), raw)
+
+
+def test_deeply_nested_mime_in_a_patch_file(tmp_path: Path) -> None:
+    # patchfiles.parse_mail: the email parser's RecursionError at ~330 nested multiparts.
+    code, _, err = _ci(tmp_path, _nested(PATCH_01_RAW, 1000))
+    assert code == 2 and "nested too deeply" in err
+    assert_clean(code, err)
