@@ -92,3 +92,10 @@ def test_deeply_nested_mime_in_a_patch_file(tmp_path: Path) -> None:
     code, _, err = _ci(tmp_path, _nested(PATCH_01_RAW, 1000))
     assert code == 2 and "nested too deeply" in err
     assert_clean(code, err)
+
+
+def test_deeply_nested_mime_on_check_stdin() -> None:
+    # b4check.parse_message: the same RecursionError.
+    code, _, err = run(["check"], _nested(PATCH_01_RAW, 1000))
+    assert code == 2 and "nested too deeply" in err
+    assert_clean(code, err)
