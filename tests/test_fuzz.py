@@ -99,3 +99,12 @@ def test_deeply_nested_mime_on_check_stdin() -> None:
     code, _, err = run(["check"], _nested(PATCH_01_RAW, 1000))
     assert code == 2 and "nested too deeply" in err
     assert_clean(code, err)
+
+
+def test_deeply_nested_mime_in_an_mbox(tmp_path: Path) -> None:
+    # fetch.read_messages: the same RecursionError inside liblore's split_mbox.
+    mbox = tmp_path / "t.mbox"
+    mbox.write_bytes(fb._mbox([_nested(PATCH_01_RAW, 1000)]))
+    code, _, err = run(["review", PATCH_01, "--mbox", str(mbox)])
+    assert code == 2 and "nested too deeply" in err
+    assert_clean(code, err)
