@@ -108,3 +108,21 @@ def test_deeply_nested_mime_in_an_mbox(tmp_path: Path) -> None:
     code, _, err = run(["review", PATCH_01, "--mbox", str(mbox)])
     assert code == 2 and "nested too deeply" in err
     assert_clean(code, err)
+
+
+def new_file_patch(path: str, text: str, subject: str = "[PATCH] add a file") -> bytes:
+    lines = text.splitlines()
+    body = "".join(f"+{line}\n" for line in lines)
+    return (f"From: Dev <dev@example.com>\nSubject: {subject}\nMessage-ID: <deep.1@example.com>\n"
+            f"Date: Mon, 18 Aug 2025 10:00:00 -0700\n\nAdd it.\n\nSigned-off-by: Dev <dev@example.com>\n---\n"
+            f"diff --git a/{path} b/{path}\nnew file mode 100644\nindex 0000000..1111111\n--- /dev/null\n"
+            f"+++ b/{path}\n@@ -0,0 +1,{len(lines)} @@\n{body}-- \n2.50.0\n").encode()
+
+
+def test_deeply_nested_c_expression(tmp_path: Path) -> None:
+    # facts.flow.FlowBuilder._collect recursed once per level of the expression tree.
+    nested = "\n".join(["\tret = f(" + "g(1 + " * 40] * 30) + "0" + ")" * 2400 + ";"
+    src = "int f(int);\nint g(int);\nint h(void)\n{\n\tint ret;\n" + nested + "\n\treturn ret;\n}\n"
+    code, _, err = _ci(tmp_path, new_file_patch("mm/deep.c", src))
+    assert_clean(code, err)
+    assert code in (0, 1)

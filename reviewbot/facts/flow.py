@@ -177,13 +177,22 @@ class _Walker:
         self._collect(node, events)
         return tuple(events)
 
-    def _collect(self, node: Node, events: list[Event]) -> None:
-        kind = node.type
-        if kind in ("string_literal", "concatenated_string", "number_literal", "identifier", "field_identifier"):
-            return
-        for child in node.children:
-            if child.child_count:
-                self._collect(child, events)
+    def _collect(self, root: Node, events: list[Event]) -> None:
+        # Post-order (children before their node) with an explicit stack: C from a patch can nest
+        # expressions deeper than Python's recursion limit.
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            kind = node.type
+            if done:
+                self._event_of(node, kind, events)
+                continue
+            if kind in ("string_literal", "concatenated_string", "number_literal", "identifier", "field_identifier"):
+                continue
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node.children) if child.child_count)
+
+    def _event_of(self, node: Node, kind: str, events: list[Event]) -> None:
         if kind == "call_expression":
             callee = node.child_by_field_name("function")
             args_node = node.child_by_field_name("arguments")
