@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 from reviewbot.csource import CUnit, Node, declarator_identifier
-from reviewbot.facts import flow as flow_module
 from reviewbot.facts.model import (
     Assignment,
     Call,
@@ -31,10 +30,9 @@ from reviewbot.facts.model import (
 
 
 def facts_of(unit: CUnit, *, with_flow: bool = True) -> Facts:
-    """Every fact of a CUnit (and, unless with_flow=False, the control flow of each function)."""
+    """Every fact of a CUnit; with_flow=False leaves out the control flow (built on demand)."""
     builder = _Builder(unit)
     builder.walk()
-    flows = tuple(flow_module.function_flow(unit, node) for node in unit.functions()) if with_flow else ()
     return Facts(
         path=unit.path,
         complete=unit.complete,
@@ -51,7 +49,7 @@ def facts_of(unit: CUnit, *, with_flow: bool = True) -> Facts:
         returns=tuple(builder.returns),
         kernel_docs=tuple(builder.docs.values()),
         initializers=tuple(builder.initializers),
-        flows=flows,
+        unit=unit if with_flow else None,
     )
 
 

@@ -170,7 +170,18 @@ class Facts:
     returns: tuple[Return, ...] = ()
     kernel_docs: tuple[KernelDoc, ...] = ()
     initializers: tuple[Initializer, ...] = ()
-    flows: tuple = field(default=(), repr=False)  # tuple[FunctionFlow, ...], see flow.py
+    # The control flow of each function is built when a check first asks for it (most checks ask
+    # for a few functions; building all of them was most of the time of a file's facts).
+    unit: object = field(default=None, repr=False, compare=False)
+    _flows: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def flows(self) -> tuple:
+        """The FunctionFlow of every function (see flow.py), in source order."""
+        if self.unit is None:
+            return ()
+        names = [self.unit.function_name(node) for node in self.unit.functions()]
+        return tuple(f for f in (self.flow(n) for n in dict.fromkeys(n for n in names if n)) if f is not None)
 
     def function(self, name: str) -> Function | None:
         return next((f for f in reversed(self.functions) if f.name == name), None)
@@ -188,7 +199,13 @@ class Facts:
         return next((i for i in self.initializers if i.variable == variable), None)
 
     def flow(self, function: str):
-        return next((f for f in reversed(self.flows) if f.function == function), None)
+        """The FunctionFlow of the function called `function` (the last one of that name)."""
+        if function not in self._flows:
+            from reviewbot.facts.flow import function_flow
+
+            node = self.unit.function(function) if self.unit is not None else None
+            self._flows[function] = function_flow(self.unit, node) if node is not None else None
+        return self._flows[function]
 
     def calls_to(self, name: str, function: str | None = None) -> tuple[Call, ...]:
         return tuple(c for c in self.calls if c.name == name and (function is None or c.function == function))
