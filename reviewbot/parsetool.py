@@ -130,10 +130,13 @@ def facts_json(facts) -> dict:
     """Facts as plain JSON data (dataclasses to dicts, tuples to lists)."""
     data = {}
     for f in dataclasses.fields(facts):
+        if not f.compare:  # the unit and the flow cache are how facts are kept, not facts
+            continue
         value = getattr(facts, f.name)
         if f.name == "error_lines":
             value = sorted(value)
         data[f.name] = _plain(value)
+    data["flows"] = _plain(facts.flows)
     return data
 
 

@@ -120,9 +120,16 @@ class CUnit:
         if not self.added_lines:
             return False
         first, last = node_or_lines if isinstance(node_or_lines, tuple) else self.lines(node_or_lines)
+        if self._all_added:  # a new file: every line is added, so any node is
+            return True
         if last - first > len(self.added_lines):
             return any(first <= n <= last for n in self.added_lines)
         return any(n in self.added_lines for n in range(first, last + 1))
+
+    @functools.cached_property
+    def _all_added(self) -> bool:
+        return len(self.added_lines) >= self.line_count and all(
+            n in self.added_lines for n in range(1, self.line_count + 1))
 
     @property
     def line_count(self) -> int:
