@@ -215,7 +215,15 @@ def series_mailbox(msgs: list[EmailMessage]) -> Any:
                 raise InputError(f"<{clean_msgid(msg) or '?'}> has a line of {longest} characters "
                                  f"(mail lines end at 998): not a patch reviewbot reads")
             continue
-        mailbox.add_message(msg)
+        try:
+            mailbox.add_message(msg)
+        except (ValueError, LookupError, UnicodeError, RecursionError) as ex:
+            # Python's header parser refuses some hostile headers (CR/LF in an encoded address,
+            # parentheses nested past the recursion limit): such a mail is not part of the series.
+            body, _charset = b4.LoreMessage.get_payload(msg)
+            if re.search(r"(?m)^(?:diff --git |--- \S)", body or ""):
+                raise InputError(f"<{clean_msgid(msg) or '?'}>: headers reviewbot cannot read "
+                                 f"({type(ex).__name__})") from None
     return mailbox
 
 

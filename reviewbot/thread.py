@@ -171,10 +171,14 @@ def _msgids(header: str) -> list[str]:
 def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
     try:
         values = [str(v) for v in msg.get_all(name, [])]
-    except (ValueError, TypeError, IndexError):  # the header parser refuses the value (CR/LF in a name...)
+    except (ValueError, TypeError, IndexError, RecursionError):  # the parser refuses the value (CR/LF, deep nesting)
         values = [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+    try:
+        pairs = email.utils.getaddresses(values)
+    except RecursionError:  # comments nested past the recursion limit
+        return ()
     out = []
-    for pair in email.utils.getaddresses(values):
+    for pair in pairs:
         if not pair[1]:
             continue
         try:

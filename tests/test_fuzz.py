@@ -126,3 +126,15 @@ def test_deeply_nested_c_expression(tmp_path: Path) -> None:
     code, _, err = _ci(tmp_path, new_file_patch("mm/deep.c", src))
     assert_clean(code, err)
     assert code in (0, 1)
+
+
+def test_hostile_from_and_deeply_nested_comments_in_headers(tmp_path: Path) -> None:
+    # lore.series_mailbox: b4 reading From raised ValueError (CR/LF in an encoded address);
+    # thread._addresses: parentheses nested past the recursion limit in To raised RecursionError.
+    raw = with_header(PATCH_01_RAW, b"From", b"=?utf-8?q?a=0D=0ABcc:=20x@example.com?= <a@example.com>")
+    code, _, err = _ci(tmp_path, raw)
+    assert code == 2 and "headers reviewbot cannot read" in err
+    assert_clean(code, err)
+    raw = with_header(PATCH_01_RAW, b"To", b"a@example.com " + b"(" * 3000 + b")" * 3000)
+    code, _, err = _ci(tmp_path, raw)
+    assert_clean(code, err)
