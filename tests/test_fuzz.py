@@ -47,6 +47,70 @@ def with_header(raw: bytes, name: bytes, value: bytes) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------------
+# The mutation fuzzer, a fixed-seed share
+# --------------------------------------------------------------------------------------------------
+
+SHARE = 60  # about 20 s on one core; bench/fuzz_bench.py runs 10,000
+
+
+@pytest.mark.parametrize("part", range(3))
+def test_mutation_fuzz_share(part: int, tmp_path: Path) -> None:
+    failures = []
+    for i in range(part, SHARE, 3):
+        case = fb.make_case(7, i)
+        outcome = fb.run_case(case, tmp_path / "case", timeout=30)
+        if outcome.problem:
+            failures.append((i, case.driver, case.mutations, outcome.problem, outcome.stderr[:300]))
+    assert failures == []
+
+
+def test_every_mutation_applies() -> None:
+    import random
+
+    rng = random.Random(3)
+    for name, fn in fb.MUTATIONS.items():
+        out = fn(rng, PATCH_01_RAW)
+        assert isinstance(out, bytes), name
+
+
+def test_whole_process_cases(tmp_path: Path) -> None:
+    for i in range(3):
+        outcome = fb.run_process(fb.make_case(11, i), tmp_path / "case")
+        assert outcome.problem is None, (outcome.code, outcome.stderr)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reply-draft headers: hypothesis over subjects and names
+# --------------------------------------------------------------------------------------------------
+
+_HEADER_TEXT = st.lists(
+    st.sampled_from(list("abcXYZ <>@\"\\,:;()=?_-\r\n\t\x00\x7f\u00e9\u202e\U0001f600") + ["=?utf-8?b?", "?=", "Bcc:", "\r\nBcc: x@y"]),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(subject=_HEADER_TEXT, name=_HEADER_TEXT)
+def test_draft_headers_cannot_be_injected(subject: str, name: str, tmp_path: Path) -> None:
+    raw = with_header(PATCH_01_RAW, b"Subject", ("[PATCH v1 01/14] " + subject).encode("utf-8", "surrogateescape"))
+    raw = with_header(raw, b"From", (name + " <roman.gushchin@linux.dev>").encode("utf-8", "surrogateescape"))
+    path = tmp_path / "p.patch"
+    path.write_bytes(raw)
+    out = tmp_path / "drafts"
+    code, _, err = run(["ci", str(path), "--format", "email", "--output", str(out), "--overwrite",
+                        "--date", "2025-08-19T10:00:00+00:00", "--from", "R <r@example.com>"])
+    assert_clean(code, err)
+    for eml in out.glob("*.eml"):
+        data = eml.read_bytes()
+        head = data.split(b"\n\n", 1)[0]
+        msg = email.message_from_bytes(data, policy=email.policy.default)
+        names = [k.lower() for k in msg.keys()]
+        assert "bcc" not in names and names.count("subject") == 1 and names.count("to") <= 1
+        assert b"\r" not in head and b"\x00" not in head
+        assert re.fullmatch(r"[0-9]{4}-[A-Za-z0-9-]+(-[0-9]+)?\.eml", eml.name)
+
+
+# --------------------------------------------------------------------------------------------------
 # Regressions: each input crashed reviewbot (exit 4) or hung before its fix
 # --------------------------------------------------------------------------------------------------
 
@@ -126,6 +190,34 @@ def test_deeply_nested_c_expression(tmp_path: Path) -> None:
     code, _, err = _ci(tmp_path, new_file_patch("mm/deep.c", src))
     assert_clean(code, err)
     assert code in (0, 1)
+
+
+def test_bare_cr_line_endings_and_long_lines_do_not_hang(tmp_path: Path) -> None:
+    # b4's trailer regex is cubic in a line's length; a mail with bare-CR line endings is one line
+    # to it (lore.series_mailbox now leaves out such mails, or refuses them when they carry a diff).
+    import time
+
+    long_reply = (b"From: A <a@example.com>\nSubject: Re: [PATCH v1 01/14] x\nMessage-ID: <long.1@example.com>\n"
+                  b"In-Reply-To: <" + PATCH_01.encode() + b">\n\n" + b"Acked-by: a #b\r" * 3000 + b"\n")
+    mbox = tmp_path / "t.mbox"
+    mbox.write_bytes(fb._mbox([PATCH_01_RAW, long_reply]))
+    start = time.monotonic()
+    code, _, err = run(["review", PATCH_01, "--mbox", str(mbox)])
+    assert_clean(code, err)
+    assert code == 1 and time.monotonic() - start < 10
+    start = time.monotonic()
+    code, _, err = _ci(tmp_path, PATCH_01_RAW.replace(b"\n", b"\r"))
+    assert_clean(code, err)
+    assert time.monotonic() - start < 10
+
+
+def test_undecodable_header_bytes_reach_json_output(tmp_path: Path) -> None:
+    # cli._emit: a lone surrogate (an 8-bit Subject byte) could not be encoded as UTF-8.
+    raw = with_header(PATCH_01_RAW, b"Subject", b"[PATCH v1 01/14] bad \xc3\x28 byte")
+    out = tmp_path / "out.json"
+    code, _, err = _ci(tmp_path, raw, "--output", str(out))
+    assert_clean(code, err)
+    assert json.loads(out.read_text("utf-8"))["patches"]
 
 
 def test_hostile_from_and_deeply_nested_comments_in_headers(tmp_path: Path) -> None:
