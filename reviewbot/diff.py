@@ -102,7 +102,17 @@ def parse_changed_files(body: str) -> tuple[ChangedFile, ...]:
         patch_set = unidiff.PatchSet(diff_text)
     except unidiff.UnidiffParseError as exc:
         raise InputError(f"broken diff: {_first_line(str(exc))}") from None
+    for pf in patch_set:
+        for hunk in pf:
+            if max(hunk.source_start + hunk.source_length, hunk.target_start + hunk.target_length) > MAX_FILE_LINES:
+                raise InputError(f"broken diff: a hunk of {pf.path} at line {max(hunk.source_start, hunk.target_start)}, "
+                                 f"past the {MAX_FILE_LINES} lines of any source file")
     return tuple(_changed_file(pf, offset) for pf in patch_set)
+
+
+# No kernel source file comes near this (the largest are generated headers of ~250,000 lines). A hunk
+# header claiming lines past it would make every post-image text that many lines long.
+MAX_FILE_LINES = 5_000_000
 
 
 def _strip_signature(diff_text: str) -> str:

@@ -230,3 +230,14 @@ def test_hostile_from_and_deeply_nested_comments_in_headers(tmp_path: Path) -> N
     raw = with_header(PATCH_01_RAW, b"To", b"a@example.com " + b"(" * 3000 + b")" * 3000)
     code, _, err = _ci(tmp_path, raw)
     assert_clean(code, err)
+
+
+def test_hunk_header_past_any_file_is_bad_input(tmp_path: Path) -> None:
+    # diff.ChangedFile.sparse_text built a text of 10**30 lines for "@@ -2,2 +10**30,2 @@": a hang.
+    import time
+
+    raw = re.sub(rb"(?m)^@@ -(\d+),(\d+) \+(\d+),(\d+) @@", b"@@ -\\1,\\2 +1000000000000000000000000000000,\\4 @@", PATCH_01_RAW, count=1)
+    start = time.monotonic()
+    code, _, err = _ci(tmp_path, raw)
+    assert code == 2 and "past the" in err and time.monotonic() - start < 10
+    assert_clean(code, err)
