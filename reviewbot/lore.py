@@ -154,7 +154,10 @@ def is_maildir(path: str) -> bool:
 
 
 def clean_msgid(msg: EmailMessage) -> str | None:
-    return _liblore_utils().get_clean_msgid(msg, "Message-Id")
+    try:
+        return _liblore_utils().get_clean_msgid(msg, "Message-Id")
+    except (IndexError, ValueError, TypeError, RecursionError):  # Python's msg-id parser fails on e.g. "<>"
+        return None
 
 
 def is_reply(msg: EmailMessage) -> bool:

@@ -98,6 +98,7 @@ def ensure_msgid(msg: EmailMessage, where: str) -> str:
         return mid
     digest = hashlib.sha1(f"{where}\0{msg.get('Subject', '')}".encode("utf-8", "replace")).hexdigest()[:16]
     mid = f"{digest}@reviewbot.invalid"
+    del msg["Message-ID"]  # a Message-ID header we could not read: one Message-ID per mail
     msg["Message-ID"] = f"<{mid}>"
     return mid
 

@@ -241,3 +241,11 @@ def test_hunk_header_past_any_file_is_bad_input(tmp_path: Path) -> None:
     code, _, err = _ci(tmp_path, raw)
     assert code == 2 and "past the" in err and time.monotonic() - start < 10
     assert_clean(code, err)
+
+
+def test_unreadable_message_id_is_replaced_not_duplicated(tmp_path: Path) -> None:
+    # patchfiles.ensure_msgid added a second Message-ID next to an unreadable one: ValueError.
+    code, _, err = _ci(tmp_path, with_header(PATCH_01_RAW, b"Message-ID", b"not an id"))
+    assert_clean(code, err)
+    code, _, err = run(["check"], with_header(PATCH_01_RAW, b"Message-ID", b"<>"))
+    assert_clean(code, err)
