@@ -176,11 +176,14 @@ def reply_fields(msg: EmailMessage) -> tuple[str, str, str, str]:
     b4 = _b4()
     lsubject = b4.LoreSubject(msg["Subject"])
     try:
-        name, addr = email.utils.getaddresses(
-            [b4.LoreMessage.clean_header(str(x)) for x in msg.get_all("from", [])])[0]
+        try:
+            values = [str(x) for x in msg.get_all("from", [])]
+        except (ValueError, TypeError, RecursionError):  # a From Python's header parser refuses
+            values = [str(v) for k, v in msg.raw_items() if k.lower() == "from"]
+        name, addr = email.utils.getaddresses([b4.LoreMessage.clean_header(x) for x in values])[0]
         if not len(name.strip()):
             name = addr
-    except IndexError:
+    except (IndexError, RecursionError):
         name, addr = "", ""
     body, _charset = b4.LoreMessage.get_payload(msg)
     return lsubject.full_subject, name, addr, body or ""

@@ -249,3 +249,14 @@ def test_unreadable_message_id_is_replaced_not_duplicated(tmp_path: Path) -> Non
     assert_clean(code, err)
     code, _, err = run(["check"], with_header(PATCH_01_RAW, b"Message-ID", b"<>"))
     assert_clean(code, err)
+
+
+def test_reply_with_an_unparseable_from(tmp_path: Path) -> None:
+    # lore.reply_fields: the reply's From raised ValueError in Python's header parser.
+    reply = (b"From: =?utf-8?q?a=0D=0ABcc:=20x@example.com?= <a@example.com>\nSubject: Re: [PATCH v1 01/14] x\n"
+             b"Message-ID: <r.1@example.com>\nIn-Reply-To: <" + PATCH_01.encode() + b">\n\nLooks odd.\n")
+    mbox = tmp_path / "t.mbox"
+    mbox.write_bytes(fb._mbox([PATCH_01_RAW, reply]))
+    code, _, err = run(["review", PATCH_01, "--mbox", str(mbox)])
+    assert_clean(code, err)
+    assert code == 1
