@@ -260,3 +260,11 @@ def test_reply_with_an_unparseable_from(tmp_path: Path) -> None:
     code, _, err = run(["review", PATCH_01, "--mbox", str(mbox)])
     assert_clean(code, err)
     assert code == 1
+
+
+def test_gnu_conditional_without_a_middle_operand(tmp_path: Path) -> None:
+    # interp.machine: `a ?: b` has no "consequence" field: KeyError in the bpf_oom model.
+    case = fb.make_case(1, 4032)
+    assert "not_c" in case.mutations
+    outcome = fb.run_case(case, tmp_path / "case")
+    assert outcome.problem is None, outcome.stderr

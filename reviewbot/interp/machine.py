@@ -649,6 +649,8 @@ class Machine:
             return self.load(th, ptr, n.line, n.source)
         if t == "conditional_expression":
             cond = yield from self.ev(th, fr, n.f["condition"])
+            if self.test(cond, n) and "consequence" not in n.f:
+                return cond  # GNU C's `a ?: b`
             branch = n.f["consequence"] if self.test(cond, n) else n.f["alternative"]
             return (yield from self.ev(th, fr, branch))
         if t in ("string_literal", "concatenated_string"):
