@@ -8,9 +8,39 @@ flushed to disk, then renamed over the target in one step. An interrupted run le
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 from reviewbot.errors import InputError
+
+# Temporary files are named .reviewbot-<pid>-<random>.tmp: a run killed before its rename (SIGKILL,
+# power loss) leaves one behind, and the next write into the folder removes those whose process
+# is gone.
+_TMP_RE = re.compile(r"\.reviewbot-(\d+)-[^/]*\.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: someone else's process
+        return True
+    return True
+
+
+def clean_stale_temporaries(folder: str) -> None:
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        m = _TMP_RE.fullmatch(name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
 
 
 def write_atomic(path: str, data: bytes, *, overwrite: bool = True) -> None:
@@ -19,7 +49,8 @@ def write_atomic(path: str, data: bytes, *, overwrite: bool = True) -> None:
         raise InputError(f"{path} exists; not overwriting it")
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".reviewbot-", suffix=".tmp", dir=folder)
+        clean_stale_temporaries(folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".reviewbot-{os.getpid()}-", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror}") from None
     try:
