@@ -160,11 +160,32 @@ def clean_msgid(msg: EmailMessage) -> str | None:
         return None
 
 
+def defuse_headers(msg: EmailMessage) -> None:
+    """b4 decodes Subject and From again with email.header.decode_header, which raises on a broken
+    encoded word ("=?utf-8?b?a_?=", bad base64). Such a header's "=?" is made plain text, in place,
+    so b4 reads the words as they are."""
+    import email.errors
+    import email.header
+
+    for name in ("Subject", "From"):
+        try:
+            value = msg.get(name)
+        except Exception:  # noqa: BLE001 - the parser refuses it; b4 will not read it either
+            continue
+        if value is None or "=?" not in str(value):
+            continue
+        try:
+            email.header.decode_header(str(value))
+        except (email.errors.HeaderParseError, ValueError, LookupError, UnicodeError):
+            msg.replace_header(name, str(value).replace("=?", "= ?"))
+
+
 def is_reply(msg: EmailMessage) -> bool:
     """Whether b4 files this message as a reply by its subject alone ("Re: ...", "Aw: ...").
 
     b4's LoreMailbox puts every such message among its follow-ups whatever else it holds, so it need
     not be given to the mailbox at all (see series_mailbox)."""
+    defuse_headers(msg)
     return bool(_b4().LoreSubject(msg["Subject"]).reply)
 
 
@@ -174,6 +195,7 @@ def reply_fields(msg: EmailMessage) -> tuple[str, str, str, str]:
     import email.utils
 
     b4 = _b4()
+    defuse_headers(msg)
     lsubject = b4.LoreSubject(msg["Subject"])
     try:
         try:
@@ -214,6 +236,7 @@ def series_mailbox(msgs: list[EmailMessage]) -> Any:
     b4 = _b4()
     mailbox = b4.LoreMailbox()
     for msg in msgs:
+        defuse_headers(msg)
         longest = longest_line(msg)
         if longest > MAX_LINE:
             body, _charset = b4.LoreMessage.get_payload(msg)

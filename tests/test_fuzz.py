@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bench import fuzz_bench as fb
@@ -89,7 +89,8 @@ _HEADER_TEXT = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(subject=_HEADER_TEXT, name=_HEADER_TEXT)
 def test_draft_headers_cannot_be_injected(subject: str, name: str, tmp_path: Path) -> None:
     raw = with_header(PATCH_01_RAW, b"Subject", ("[PATCH v1 01/14] " + subject).encode("utf-8", "surrogateescape"))
@@ -268,3 +269,11 @@ def test_gnu_conditional_without_a_middle_operand(tmp_path: Path) -> None:
     assert "not_c" in case.mutations
     outcome = fb.run_case(case, tmp_path / "case")
     assert outcome.problem is None, outcome.stderr
+
+
+def test_broken_encoded_word_in_the_subject(tmp_path: Path) -> None:
+    # b4 decodes Subject again with email.header.decode_header: HeaderParseError on bad base64.
+    raw = with_header(PATCH_01_RAW, b"Subject", b"[PATCH v1 01/14] a=?utf-8?b?a_\\<:aa\t?=")
+    code, _, err = _ci(tmp_path, raw)
+    assert_clean(code, err)
+    assert code == 1
