@@ -218,6 +218,20 @@ def reply_fields(msg: EmailMessage) -> tuple[str, str, str, str]:
 MAX_LINE = 4000
 
 
+# find_trailers also runs r'^(\S+:\s+[^<]+)\n(<[^>]+>)$' over the body: each "Name: value" line
+# scans on to the next "<", so the time is about (such lines) x (body length). A body past this
+# product (a few seconds of regex) is treated like an overlong line.
+MAX_TRAILER_SCAN = 2_000_000_000
+
+
+def trailer_scan_cost(msg: EmailMessage) -> int:
+    import re
+
+    body, _charset = _b4().LoreMessage.get_payload(msg)
+    body = body or ""
+    return len(re.findall(r"(?m)^\S+:\s", body)) * len(body)
+
+
 def longest_line(msg: EmailMessage) -> int:
     """The length of the longest line of the text b4 reads from msg (its decoded body)."""
     body, _charset = _b4().LoreMessage.get_payload(msg)
@@ -238,11 +252,14 @@ def series_mailbox(msgs: list[EmailMessage]) -> Any:
     for msg in msgs:
         defuse_headers(msg)
         longest = longest_line(msg)
-        if longest > MAX_LINE:
+        if longest > MAX_LINE or trailer_scan_cost(msg) > MAX_TRAILER_SCAN:
             body, _charset = b4.LoreMessage.get_payload(msg)
             if re.search(r"(?m)^(?:diff --git |--- \S)", body or ""):
-                raise InputError(f"<{clean_msgid(msg) or '?'}> has a line of {longest} characters "
-                                 f"(mail lines end at 998): not a patch reviewbot reads")
+                if longest > MAX_LINE:
+                    raise InputError(f"<{clean_msgid(msg) or '?'}> has a line of {longest} characters "
+                                     f"(mail lines end at 998): not a patch reviewbot reads")
+                raise InputError(f"<{clean_msgid(msg) or '?'}> has too many \"Name: value\" lines for its "
+                                 f"size: not a patch reviewbot reads")
             continue
         try:
             mailbox.add_message(msg)

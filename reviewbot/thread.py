@@ -168,11 +168,16 @@ def _msgids(header: str) -> list[str]:
     return ids
 
 
+MAX_ADDRESS_HEADERS = 16
+
+
 def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
+    # The first MAX_ADDRESS_HEADERS To/Cc headers only: a mail with thousands costs seconds each parse.
+    items = [(k, v) for k, v in msg.raw_items() if k.lower() == name.lower()][:MAX_ADDRESS_HEADERS]
     try:
-        values = [str(v) for v in msg.get_all(name, [])]
+        values = [str(msg.policy.header_fetch_parse(k, v)) for k, v in items]
     except (ValueError, TypeError, IndexError, RecursionError):  # the parser refuses the value (CR/LF, deep nesting)
-        values = [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+        values = [str(v) for k, v in items]
     try:
         pairs = email.utils.getaddresses(values)
     except RecursionError:  # comments nested past the recursion limit

@@ -277,3 +277,20 @@ def test_broken_encoded_word_in_the_subject(tmp_path: Path) -> None:
     code, _, err = _ci(tmp_path, raw)
     assert_clean(code, err)
     assert code == 1
+
+
+def test_thousands_of_headers_and_trailer_lines_stay_fast() -> None:
+    # b4's find_trailers: r'^(\S+:\s+[^<]+)\n(<...' is (Name: lines) x (body length) without a "<";
+    # thread._addresses parsed every one of 5,000 To headers. Both were hangs on `check` stdin.
+    import time
+
+    head, _, body = PATCH_01_RAW.partition(b"\n\n")
+    to = [ln for ln in fb._header_lines(head) if ln.lower().startswith(b"to:")][0]
+    many_to = head + b"\n" + b"\n".join([to] * 5000) + b"\n\n" + body
+    names = b"X-Header: value\n" * 15000
+    many_names = head + b"\n\n" + names + body.replace(b"<", b"(")
+    for raw in (many_to, many_names):
+        start = time.monotonic()
+        code, _, err = run(["check"], raw)
+        assert_clean(code, err)
+        assert time.monotonic() - start < 10
