@@ -35,10 +35,13 @@ TOOL = "reviewbot"
 def _undo_b4_decoding(msg: EmailMessage) -> None:
     """b4 hands the check command the already-decoded body under the original
     Content-Transfer-Encoding header; decoding it again would turn the diff into garbage."""
-    if msg.is_multipart():
+    try:
+        if msg.is_multipart():
+            return
+        raw = msg.get_payload(decode=False)
+        cte = str(msg.get("Content-Transfer-Encoding", "")).strip().lower()
+    except (ValueError, IndexError, RecursionError):  # a header Python's parser refuses: leave it be
         return
-    raw = msg.get_payload(decode=False)
-    cte = str(msg.get("Content-Transfer-Encoding", "")).strip().lower()
     if cte in ("base64", "quoted-printable") and isinstance(raw, str) and re.search(r"(?m)^diff --git ", raw):
         del msg["Content-Transfer-Encoding"]
         msg["Content-Transfer-Encoding"] = "8bit"

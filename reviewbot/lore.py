@@ -251,8 +251,12 @@ def series_mailbox(msgs: list[EmailMessage]) -> Any:
     mailbox = b4.LoreMailbox()
     for msg in msgs:
         defuse_headers(msg)
-        longest = longest_line(msg)
-        if longest > MAX_LINE or trailer_scan_cost(msg) > MAX_TRAILER_SCAN:
+        try:
+            longest = longest_line(msg)
+            costly = trailer_scan_cost(msg) > MAX_TRAILER_SCAN
+        except (ValueError, LookupError, UnicodeError, RecursionError):
+            continue  # not even its body can be read (a Content-Type the header parser refuses)
+        if longest > MAX_LINE or costly:
             body, _charset = b4.LoreMessage.get_payload(msg)
             if re.search(r"(?m)^(?:diff --git |--- \S)", body or ""):
                 if longest > MAX_LINE:

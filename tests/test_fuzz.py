@@ -294,3 +294,11 @@ def test_thousands_of_headers_and_trailer_lines_stay_fast() -> None:
         code, _, err = run(["check"], raw)
         assert_clean(code, err)
         assert time.monotonic() - start < 10
+
+
+def test_check_with_a_content_transfer_encoding_nested_past_the_recursion_limit() -> None:
+    # b4check._undo_b4_decoding read Content-Type/-Transfer-Encoding: RecursionError in the header parser.
+    for name in (b"Content-Transfer-Encoding", b"Content-Type"):
+        raw = with_header(PATCH_01_RAW, name, b"8bit " + b"(" * 3000)
+        code, _, err = run(["check"], raw)
+        assert_clean(code, err)
