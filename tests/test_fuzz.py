@@ -302,3 +302,15 @@ def test_check_with_a_content_transfer_encoding_nested_past_the_recursion_limit(
         raw = with_header(PATCH_01_RAW, name, b"8bit " + b"(" * 3000)
         code, _, err = run(["check"], raw)
         assert_clean(code, err)
+
+
+def test_8bit_message_id_with_reproducible_drafts(tmp_path: Path) -> None:
+    # render.email._message_id hashed the patch's Message-ID as strict UTF-8: a raw 8-bit byte in it
+    # (a lone surrogate once parsed) raised UnicodeEncodeError with --date.
+    raw = with_header(PATCH_01_RAW, b"Message-ID", b"<20250818170136.209169-2-roman\xff\xfe@linux.dev>")
+    path = tmp_path / "p.patch"
+    path.write_bytes(raw)
+    code, _, err = run(["ci", str(path), "--format", "email", "--output", str(tmp_path / "d"),
+                        "--date", "2025-08-19T10:00:00+00:00", "--from", "R <r@example.com>"])
+    assert_clean(code, err)
+    assert code == 1

@@ -403,7 +403,7 @@ def _message_id(patch: Patch, reviewer: str, date: datetime, domain: str, seed: 
     if not deterministic:
         return email.utils.make_msgid(idstring="reviewbot", domain=domain).strip("<>")
     digest = hashlib.sha256(
-        "\0".join((patch.msgid, reviewer, date.isoformat(), seed or "")).encode("utf-8")
+        "\0".join((patch.msgid, reviewer, date.isoformat(), seed or "")).encode("utf-8", "surrogateescape")
     ).hexdigest()[:24]
     return f"reviewbot.{digest}@{domain}"
 
