@@ -50,7 +50,7 @@ def lockdep_check(m, th, fr, n, flavour: str, cond_node):
     """Evaluate the iterator's lockdep condition the way CONFIG_PROVE_RCU_LIST does."""
     from reviewbot.interp.kernel import rcu_read_lock_any_held
 
-    value = yield from m.ev(th, fr, cond_node)
+    value = m.evp(th, fr, cond_node) if cond_node.pure else (yield from m.ev(th, fr, cond_node))
     ok = m.test(value, cond_node)
     if flavour == "srcu" and not ok:
         m.event("lockdep", th, n.line, n.path, message="RCU-list traversed without holding the required lock!",
@@ -91,11 +91,13 @@ def run_iterator(m, th, fr, n):
                 if not rcu_read_lock_any_held(m, th):
                     m.event("lockdep", th, n.line, n.path, message="RCU-list traversed in non-reader section!",
                             cond="", macro=name)
-        head = yield from m.ev(th, fr, head_node)
+        head = m.evp(th, fr, head_node) if head_node.pure else (yield from m.ev(th, fr, head_node))
         if not isinstance(head, Ptr):
             raise NotModelled(name, n.line, "a list head that is not a pointer", n.path)
-        pos_addr, _ = yield from m.lv(th, fr, pos)
-        nxt_addr = (yield from m.lv(th, fr, nxt))[0] if nxt is not None else None
+        pos_addr, _ = m.lvp(th, fr, pos) if pos.pure else (yield from m.lv(th, fr, pos))
+        nxt_addr = None
+        if nxt is not None:
+            nxt_addr, _ = m.lvp(th, fr, nxt) if nxt.pure else (yield from m.lv(th, fr, nxt))
         cur = m.load(th, head.field("next"), n.line, f"{head_node.source}->next (list walk)")
         for _ in range(MAX_LOOP):
             entry = container_of(cur, mname)
@@ -130,8 +132,8 @@ def run_iterator(m, th, fr, n):
         th.line = n.line
         yield n
         m.steps += 1
-        head = yield from m.ev(th, fr, head_node)
-        pos_addr, _ = yield from m.lv(th, fr, pos)
+        head = m.evp(th, fr, head_node) if head_node.pure else (yield from m.ev(th, fr, head_node))
+        pos_addr, _ = m.lvp(th, fr, pos) if pos.pure else (yield from m.lv(th, fr, pos))
         cur = m.load(th, head.field("next"), n.line, f"{head_node.source}->next (list walk)")
         for _ in range(MAX_LOOP):
             m.store(th, pos_addr, cur, n.line, pos.source)
@@ -139,7 +141,8 @@ def run_iterator(m, th, fr, n):
                 return None
             following = m.load(th, cur.field("next"), n.line, f"{pos.source}->next (list walk)") if safe else None
             if safe:
-                m.store(th, (yield from m.lv(th, fr, nxt))[0], following, n.line, nxt.source)
+                nxt_addr, _ = m.lvp(th, fr, nxt) if nxt.pure else (yield from m.lv(th, fr, nxt))
+                m.store(th, nxt_addr, following, n.line, nxt.source)
             sig = yield from m.exec_stmt(th, fr, body)
             if sig == BREAK:
                 return None

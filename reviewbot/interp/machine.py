@@ -462,6 +462,8 @@ class Machine:
             e = n.kids[0]
             if e.type == "call_expression":
                 yield from self.ev_call(th, fr, e, True)
+            elif e.pure:
+                self.evp(th, fr, e)
             else:
                 yield from self.ev(th, fr, e)
             return None
@@ -478,13 +480,14 @@ class Machine:
                 th.line = n.line
                 if init.type == "initializer_list":
                     raise NotModelled("initializer list in a local declaration", n.line, "", n.path)
-                value = yield from self.ev(th, fr, init)
+                value = self.evp(th, fr, init) if init.pure else (yield from self.ev(th, fr, init))
                 fr.block.data[name] = _convert(value, ctype)
             return None
         if t == "if_statement":
             yield n
             self.steps += 1
-            cond = yield from self.ev(th, fr, n.f["condition"])
+            c = n.f["condition"]
+            cond = self.evp(th, fr, c) if c.pure else (yield from self.ev(th, fr, c))
             if self.test(cond, n):
                 return (yield from self.exec_stmt(th, fr, n.f["consequence"]))
             alt = n.f.get("alternative")
@@ -497,7 +500,8 @@ class Machine:
             self.steps += 1
             value = None
             if n.kids:
-                value = yield from self.ev(th, fr, n.kids[0])
+                e = n.kids[0]
+                value = self.evp(th, fr, e) if e.pure else (yield from self.ev(th, fr, e))
             return ("return", value)
         if t == "break_statement":
             return BREAK
@@ -541,13 +545,14 @@ class Machine:
             if init.type == "declaration":
                 yield from self.exec_stmt(th, fr, init)
             else:
-                yield from self.ev(th, fr, init)
+                self.evp(th, fr, init) if init.pure else (yield from self.ev(th, fr, init))
         for _ in range(MAX_LOOP):
             if not do_first:
                 th.line = n.line
                 yield n
                 self.steps += 1
-                if cond is not None and not self.test((yield from self.ev(th, fr, cond)), n):
+                if cond is not None and not self.test(
+                        self.evp(th, fr, cond) if cond.pure else (yield from self.ev(th, fr, cond)), n):
                     return None
             do_first = False
             sig = yield from self.exec_stmt(th, fr, body)
@@ -556,13 +561,14 @@ class Machine:
             if sig is not None and sig != CONTINUE:
                 return sig
             if update is not None:
-                yield from self.ev(th, fr, update)
+                self.evp(th, fr, update) if update.pure else (yield from self.ev(th, fr, update))
         raise NotModelled(n.first_line(), n.line, f"a loop that ran {MAX_LOOP} times", n.path)
 
     def _switch(self, th, fr, n):
         yield n
         self.steps += 1
-        value = yield from self.ev(th, fr, n.f["condition"])
+        c = n.f["condition"]
+        value = self.evp(th, fr, c) if c.pure else (yield from self.ev(th, fr, c))
         body = n.f["body"].kids
         start = None
         for i, case in enumerate(body):
@@ -573,7 +579,7 @@ class Machine:
                 if start is None:
                     start = ("default", i)
                 continue
-            if (yield from self.ev(th, fr, cv)) == value:
+            if (self.evp(th, fr, cv) if cv.pure else (yield from self.ev(th, fr, cv))) == value:
                 start = ("case", i)
                 break
         if start is None:
@@ -591,45 +597,50 @@ class Machine:
     # -- expressions
 
     def ev(self, th: Thread, fr: Frame, n: N):
-        """Evaluate an expression to a value (a generator: calls may run code and wait)."""
+        """Evaluate an expression to a value (a generator: calls may run code and wait). A part with
+        no call under it (N.pure) is evaluated by evp(), the same evaluation without generators."""
         t = n.type
         if t == "identifier":
             return self._ident(th, fr, n)
         if t == "number_literal":
             return _number(n)
         if t == "field_expression" or t == "subscript_expression":
-            addr, _ = yield from self.lv(th, fr, n)
+            addr, _ = self.lvp(th, fr, n) if n.pure else (yield from self.lv(th, fr, n))
             return self.load(th, addr, n.line, n.source)
         if t == "call_expression":
             return (yield from self.ev_call(th, fr, n, False))
         if t == "parenthesized_expression":
-            return (yield from self.ev(th, fr, n.kids[0]))
+            e = n.kids[0]
+            return self.evp(th, fr, e) if e.pure else (yield from self.ev(th, fr, e))
         if t == "assignment_expression":
-            addr, ltype = yield from self.lv(th, fr, n.f["left"])
-            value = yield from self.ev(th, fr, n.f["right"])
+            left, right = n.f["left"], n.f["right"]
+            addr, ltype = self.lvp(th, fr, left) if left.pure else (yield from self.lv(th, fr, left))
+            value = self.evp(th, fr, right) if right.pure else (yield from self.ev(th, fr, right))
             if n.op != "=":
-                old = self.load(th, addr, n.line, n.f["left"].source)
+                old = self.load(th, addr, n.line, left.source)
                 value = _arith(n.op[:-1], old, value, n)
             value = _convert(value, ltype)
-            self.store(th, addr, value, n.line, n.f["left"].source)
+            self.store(th, addr, value, n.line, left.source)
             return value
         if t == "binary_expression":
             op = n.op
+            left, right = n.f["left"], n.f["right"]
             if op == "&&":
-                left = yield from self.ev(th, fr, n.f["left"])
-                if not self.test(left, n):
+                a = self.evp(th, fr, left) if left.pure else (yield from self.ev(th, fr, left))
+                if not self.test(a, n):
                     return 0
-                return int(self.test((yield from self.ev(th, fr, n.f["right"])), n))
+                return int(self.test(self.evp(th, fr, right) if right.pure else (yield from self.ev(th, fr, right)), n))
             if op == "||":
-                left = yield from self.ev(th, fr, n.f["left"])
-                if self.test(left, n):
+                a = self.evp(th, fr, left) if left.pure else (yield from self.ev(th, fr, left))
+                if self.test(a, n):
                     return 1
-                return int(self.test((yield from self.ev(th, fr, n.f["right"])), n))
-            left = yield from self.ev(th, fr, n.f["left"])
-            right = yield from self.ev(th, fr, n.f["right"])
-            return _arith(op, left, right, n)
+                return int(self.test(self.evp(th, fr, right) if right.pure else (yield from self.ev(th, fr, right)), n))
+            a = self.evp(th, fr, left) if left.pure else (yield from self.ev(th, fr, left))
+            b = self.evp(th, fr, right) if right.pure else (yield from self.ev(th, fr, right))
+            return _arith(op, a, b, n)
         if t == "unary_expression":
-            value = yield from self.ev(th, fr, n.f["argument"])
+            arg = n.f["argument"]
+            value = self.evp(th, fr, arg) if arg.pure else (yield from self.ev(th, fr, arg))
             op = n.op
             if op == "!":
                 return int(not self.test(value, n))
@@ -640,19 +651,21 @@ class Machine:
             if op == "+":
                 return value
         if t == "pointer_expression":
+            arg = n.f["argument"]
             if n.op == "&":
-                addr, _ = yield from self.lv(th, fr, n.f["argument"])
+                addr, _ = self.lvp(th, fr, arg) if arg.pure else (yield from self.lv(th, fr, arg))
                 return addr
-            ptr = yield from self.ev(th, fr, n.f["argument"])
+            ptr = self.evp(th, fr, arg) if arg.pure else (yield from self.ev(th, fr, arg))
             if not isinstance(ptr, Ptr):
                 raise NotModelled(n.first_line(), n.line, "dereference of a non-pointer", n.path)
             return self.load(th, ptr, n.line, n.source)
         if t == "conditional_expression":
-            cond = yield from self.ev(th, fr, n.f["condition"])
+            c = n.f["condition"]
+            cond = self.evp(th, fr, c) if c.pure else (yield from self.ev(th, fr, c))
             if self.test(cond, n) and "consequence" not in n.f:
                 return cond  # GNU C's `a ?: b`
             branch = n.f["consequence"] if self.test(cond, n) else n.f["alternative"]
-            return (yield from self.ev(th, fr, branch))
+            return self.evp(th, fr, branch) if branch.pure else (yield from self.ev(th, fr, branch))
         if t in ("string_literal", "concatenated_string"):
             return self.string(n)
         if t == "char_literal":
@@ -664,7 +677,8 @@ class Machine:
         if t == "null":
             return NULL
         if t == "cast_expression":
-            value = yield from self.ev(th, fr, n.f["value"])
+            v = n.f["value"]
+            value = self.evp(th, fr, v) if v.pure else (yield from self.ev(th, fr, v))
             ctype = self.p.type_descriptor(n.f["type"])
             return _convert(value, ctype)
         if t == "sizeof_expression":
@@ -672,14 +686,19 @@ class Machine:
             ctype = self.p.type_descriptor(target) if target.type == "type_descriptor" else self.static_type(fr, target)
             return self.sizeof(ctype, n)
         if t == "update_expression":
-            addr, _ = yield from self.lv(th, fr, n.f["argument"])
+            arg = n.f["argument"]
+            addr, _ = self.lvp(th, fr, arg) if arg.pure else (yield from self.lv(th, fr, arg))
             old = self.load(th, addr, n.line, n.source)
             new = _arith("+" if n.op == "++" else "-", old, 1, n)
             self.store(th, addr, new, n.line, n.source)
             return new if n.source.lstrip().startswith(n.op) else old
         if t == "comma_expression":
-            yield from self.ev(th, fr, n.f["left"])
-            return (yield from self.ev(th, fr, n.f["right"]))
+            left, right = n.f["left"], n.f["right"]
+            if left.pure:
+                self.evp(th, fr, left)
+            else:
+                yield from self.ev(th, fr, left)
+            return self.evp(th, fr, right) if right.pure else (yield from self.ev(th, fr, right))
         raise NotModelled(n.first_line(), n.line, f"a {t.replace('_', ' ')} the interpreter does not evaluate",
                           n.path)
 
@@ -719,12 +738,12 @@ class Machine:
             arg = n.f["argument"]
             name = n.f["field"].text
             if n.op == "->":
-                base = yield from self.ev(th, fr, arg)
+                base = self.evp(th, fr, arg) if arg.pure else (yield from self.ev(th, fr, arg))
                 if not isinstance(base, Ptr):
                     raise NotModelled(n.first_line(), n.line, "-> on a value that is not a pointer", n.path)
                 stype = pointee(self.static_type(fr, arg))
             else:
-                base, stype = yield from self.lv(th, fr, arg)
+                base, stype = self.lvp(th, fr, arg) if arg.pure else (yield from self.lv(th, fr, arg))
             if base.base is None:
                 self.event("null-deref", th, n.line, n.path, what=n.source)
                 raise Fault("null-deref", n.line, n.source)
@@ -736,21 +755,76 @@ class Machine:
             ftype = self.p.field_type(stype[1], name) if stype is not None and stype[0] == "struct" else None
             return addr, ftype
         if t == "subscript_expression":
-            base = yield from self.ev(th, fr, n.f["argument"])
-            index = _int((yield from self.ev(th, fr, n.f["index"])), n)
+            arg, ix = n.f["argument"], n.f["index"]
+            base = self.evp(th, fr, arg) if arg.pure else (yield from self.ev(th, fr, arg))
+            index = _int(self.evp(th, fr, ix) if ix.pure else (yield from self.ev(th, fr, ix)), n)
+            if not isinstance(base, Ptr) or not base.path or not isinstance(base.path[-1], int):
+                raise NotModelled(n.first_line(), n.line, "indexing something that is not an array", n.path)
+            return Ptr(base.base, base.path[:-1] + (base.path[-1] + index,)), pointee(self.static_type(fr, arg))
+        if t == "pointer_expression" and n.op == "*":
+            arg = n.f["argument"]
+            ptr = self.evp(th, fr, arg) if arg.pure else (yield from self.ev(th, fr, arg))
+            if not isinstance(ptr, Ptr):
+                raise NotModelled(n.first_line(), n.line, "dereference of a non-pointer", n.path)
+            return ptr, pointee(self.static_type(fr, arg))
+        if t == "parenthesized_expression":
+            e = n.kids[0]
+            return self.lvp(th, fr, e) if e.pure else (yield from self.lv(th, fr, e))
+        if t == "call_expression":
+            # a macro that yields an lvalue (list_entry(...)->x is through ->, not here)
+            pass
+        raise NotModelled(n.first_line(), n.line, f"a {t.replace('_', ' ')} used as an lvalue", n.path)
+
+    # -- expressions with no call under them (N.pure): the same as ev/lv, without generators
+
+    def evp(self, th: Thread, fr: Frame, n: N) -> Any:
+        """ev() of a node with no call under it: the same evaluation, as a plain function."""
+        return _EVP[n.type](self, th, fr, n)
+
+    def lvp(self, th: Thread, fr: Frame, n: N):
+        """lv() of a node with no call under it: the same, as a plain function."""
+        t = n.type
+        if t == "identifier":
+            name = n.text
+            if name in fr.block.data:
+                return Ptr(fr.block, (name,)), fr.types.get(name)
+            if name in self.globals.data:
+                return Ptr(self.globals, (name,)), self.global_types.get(name)
+            raise NotModelled(name, n.line, "an identifier the patch does not declare", n.path)
+        if t == "field_expression":
+            f = n.f
+            arg = f["argument"]
+            name = f["field"].text
+            if n.op == "->":
+                base = self.evp(th, fr, arg)
+                if not isinstance(base, Ptr):
+                    raise NotModelled(n.first_line(), n.line, "-> on a value that is not a pointer", n.path)
+                stype = pointee(self.static_type(fr, arg))
+            else:
+                base, stype = self.lvp(th, fr, arg)
+            if base.base is None:
+                self.event("null-deref", th, n.line, n.path, what=n.source)
+                raise Fault("null-deref", n.line, n.source)
+            addr = member(base, name)
+            if stype is not None and stype[0] == "struct" and not base.path:
+                data = base.base.data
+                if isinstance(data, Struct) and data.stype is None:
+                    data.stype = stype[1]
+            ftype = self.p.field_type(stype[1], name) if stype is not None and stype[0] == "struct" else None
+            return addr, ftype
+        if t == "subscript_expression":
+            base = self.evp(th, fr, n.f["argument"])
+            index = _int(self.evp(th, fr, n.f["index"]), n)
             if not isinstance(base, Ptr) or not base.path or not isinstance(base.path[-1], int):
                 raise NotModelled(n.first_line(), n.line, "indexing something that is not an array", n.path)
             return Ptr(base.base, base.path[:-1] + (base.path[-1] + index,)), pointee(self.static_type(fr, n.f["argument"]))
         if t == "pointer_expression" and n.op == "*":
-            ptr = yield from self.ev(th, fr, n.f["argument"])
+            ptr = self.evp(th, fr, n.f["argument"])
             if not isinstance(ptr, Ptr):
                 raise NotModelled(n.first_line(), n.line, "dereference of a non-pointer", n.path)
             return ptr, pointee(self.static_type(fr, n.f["argument"]))
         if t == "parenthesized_expression":
-            return (yield from self.lv(th, fr, n.kids[0]))
-        if t == "call_expression":
-            # a macro that yields an lvalue (list_entry(...)->x is through ->, not here)
-            pass
+            return self.lvp(th, fr, n.kids[0])
         raise NotModelled(n.first_line(), n.line, f"a {t.replace('_', ' ')} used as an lvalue", n.path)
 
     def ev_call(self, th: Thread, fr: Frame, n: N, discarded: bool):
@@ -762,7 +836,7 @@ class Machine:
             if s is not None and s.raw:
                 return (yield from _maybe_gen(s(Call(self, th, fr, n, discarded), *argn)))
             if name in fr.block.data or name in self.globals.data:
-                target = yield from self.ev(th, fr, fn)
+                target = self.evp(th, fr, fn) if fn.pure else (yield from self.ev(th, fr, fn))
             elif name in self.p.functions:
                 target = Func(name)
             elif s is not None:
@@ -771,10 +845,10 @@ class Machine:
                 raise NotModelled(f"call to {name}()", n.line, "not defined in the patch and no kernel stub",
                                   n.path)
         else:
-            target = yield from self.ev(th, fr, fn)
+            target = self.evp(th, fr, fn) if fn.pure else (yield from self.ev(th, fr, fn))
         args = []
         for a in argn:
-            args.append((yield from self.ev(th, fr, a)))
+            args.append(self.evp(th, fr, a) if a.pure else (yield from self.ev(th, fr, a)))
         th.line = n.line
         result = yield from self.call_value(th, target, args, n, fr, discarded)
         th.line = n.line
@@ -868,6 +942,152 @@ class Machine:
 
 
 _MISSING = object()
+
+
+# evp(): one function per node type, each the plain-function twin of the branch of Machine.ev
+
+def _evp_ident(m, th, fr, n):
+    return m._ident(th, fr, n)
+
+
+def _evp_number(m, th, fr, n):
+    return _number(n)
+
+
+def _evp_field(m, th, fr, n):
+    addr, _ = m.lvp(th, fr, n)
+    return m.load(th, addr, n.line, n.source)
+
+
+def _evp_paren(m, th, fr, n):
+    return m.evp(th, fr, n.kids[0])
+
+
+def _evp_assign(m, th, fr, n):
+    left = n.f["left"]
+    addr, ltype = m.lvp(th, fr, left)
+    value = m.evp(th, fr, n.f["right"])
+    if n.op != "=":
+        old = m.load(th, addr, n.line, left.source)
+        value = _arith(n.op[:-1], old, value, n)
+    value = _convert(value, ltype)
+    m.store(th, addr, value, n.line, left.source)
+    return value
+
+
+def _evp_binary(m, th, fr, n):
+    op = n.op
+    if op == "&&":
+        if not m.test(m.evp(th, fr, n.f["left"]), n):
+            return 0
+        return int(m.test(m.evp(th, fr, n.f["right"]), n))
+    if op == "||":
+        if m.test(m.evp(th, fr, n.f["left"]), n):
+            return 1
+        return int(m.test(m.evp(th, fr, n.f["right"]), n))
+    left = m.evp(th, fr, n.f["left"])
+    right = m.evp(th, fr, n.f["right"])
+    return _arith(op, left, right, n)
+
+
+def _evp_unary(m, th, fr, n):
+    value = m.evp(th, fr, n.f["argument"])
+    op = n.op
+    if op == "!":
+        return int(not m.test(value, n))
+    if op == "-":
+        return -_int(value, n)
+    if op == "~":
+        return ~_int(value, n)
+    if op == "+":
+        return value
+    return _evp_other(m, th, fr, n)
+
+
+def _evp_pointer(m, th, fr, n):
+    if n.op == "&":
+        addr, _ = m.lvp(th, fr, n.f["argument"])
+        return addr
+    ptr = m.evp(th, fr, n.f["argument"])
+    if not isinstance(ptr, Ptr):
+        raise NotModelled(n.first_line(), n.line, "dereference of a non-pointer", n.path)
+    return m.load(th, ptr, n.line, n.source)
+
+
+def _evp_conditional(m, th, fr, n):
+    cond = m.evp(th, fr, n.f["condition"])
+    if m.test(cond, n) and "consequence" not in n.f:
+        return cond  # GNU C's `a ?: b`
+    branch = n.f["consequence"] if m.test(cond, n) else n.f["alternative"]
+    return m.evp(th, fr, branch)
+
+
+def _evp_string(m, th, fr, n):
+    return m.string(n)
+
+
+def _evp_char(m, th, fr, n):
+    return _char(n)
+
+
+def _evp_cast(m, th, fr, n):
+    value = m.evp(th, fr, n.f["value"])
+    ctype = m.p.type_descriptor(n.f["type"])
+    return _convert(value, ctype)
+
+
+def _evp_sizeof(m, th, fr, n):
+    target = n.f.get("value") or n.f.get("type")
+    ctype = m.p.type_descriptor(target) if target.type == "type_descriptor" else m.static_type(fr, target)
+    return m.sizeof(ctype, n)
+
+
+def _evp_update(m, th, fr, n):
+    addr, _ = m.lvp(th, fr, n.f["argument"])
+    old = m.load(th, addr, n.line, n.source)
+    new = _arith("+" if n.op == "++" else "-", old, 1, n)
+    m.store(th, addr, new, n.line, n.source)
+    return new if n.source.lstrip().startswith(n.op) else old
+
+
+def _evp_comma(m, th, fr, n):
+    m.evp(th, fr, n.f["left"])
+    return m.evp(th, fr, n.f["right"])
+
+
+def _evp_other(m, th, fr, n):
+    t = n.type
+    raise NotModelled(n.first_line(), n.line, f"a {t.replace('_', ' ')} the interpreter does not evaluate",
+                      n.path)
+
+
+class _EvpTable(dict):
+    def __missing__(self, key):
+        return _evp_other
+
+
+_EVP = _EvpTable({
+    "identifier": _evp_ident,
+    "number_literal": _evp_number,
+    "field_expression": _evp_field,
+    "subscript_expression": _evp_field,
+    "parenthesized_expression": _evp_paren,
+    "assignment_expression": _evp_assign,
+    "binary_expression": _evp_binary,
+    "unary_expression": _evp_unary,
+    "pointer_expression": _evp_pointer,
+    "conditional_expression": _evp_conditional,
+    "string_literal": _evp_string,
+    "concatenated_string": _evp_string,
+    "char_literal": _evp_char,
+    "true": lambda m, th, fr, n: 1,
+    "false": lambda m, th, fr, n: 0,
+    "null": lambda m, th, fr, n: NULL,
+    "cast_expression": _evp_cast,
+    "sizeof_expression": _evp_sizeof,
+    "update_expression": _evp_update,
+    "comma_expression": _evp_comma,
+})
 
 
 def member(base: Ptr, name: str) -> Ptr:

@@ -26,7 +26,7 @@ _LEAF_TEXT = frozenset(
 class N:
     """A converted syntax node."""
 
-    __slots__ = ("type", "line", "start", "end", "kids", "f", "op", "text", "unit", "cache")
+    __slots__ = ("type", "line", "start", "end", "kids", "f", "op", "text", "unit", "cache", "pure")
 
     def __init__(self, type_: str, line: int, start: int, end: int, unit: Any):
         self.type = type_
@@ -39,6 +39,7 @@ class N:
         self.text = ""
         self.unit = unit
         self.cache: dict = {}
+        self.pure = False  # no call under it: the machine evaluates it without generators
 
     @property
     def source(self) -> str:
@@ -81,6 +82,7 @@ def convert(node: Any, unit: Any) -> N:
             if not child.is_named:
                 out.op = child.type
                 break
+    out.pure = out.type != "call_expression" and all(kid.pure for kid in out.kids)
     return out
 
 
