@@ -159,7 +159,9 @@ def _changed_file(pf: unidiff.PatchedFile, offset: int) -> ChangedFile:
             text = ln.value.rstrip("\n")
             if text.endswith("\r"):
                 text = text[:-1]
-            body_line = ln.diff_line_no + offset
+            # unidiff leaves diff_line_no unset on some lines of a mangled diff: keep the previous one
+            body_line = (ln.diff_line_no + offset if ln.diff_line_no is not None
+                         else (lines[-1].body_line if lines else offset))
             lines.append(DiffLine(kind, text, ln.source_line_no, ln.target_line_no, body_line))
             if ln.target_line_no is not None and status != DELETED:
                 post_image[ln.target_line_no] = text

@@ -243,6 +243,7 @@ def series_mailbox(msgs: list[EmailMessage]) -> Any:
 
     A mail with a line longer than MAX_LINE is left out when it carries no diff (a reply or cover
     cannot stop the review of the series), and is an InputError when it does."""
+    import email.errors
     import re
 
     from reviewbot.errors import InputError
@@ -267,7 +268,7 @@ def series_mailbox(msgs: list[EmailMessage]) -> Any:
             continue
         try:
             mailbox.add_message(msg)
-        except (ValueError, LookupError, UnicodeError, RecursionError) as ex:
+        except (ValueError, LookupError, UnicodeError, RecursionError, email.errors.MessageError) as ex:
             # Python's header parser refuses some hostile headers (CR/LF in an encoded address,
             # parentheses nested past the recursion limit): such a mail is not part of the series.
             body, _charset = b4.LoreMessage.get_payload(msg)

@@ -314,3 +314,12 @@ def test_8bit_message_id_with_reproducible_drafts(tmp_path: Path) -> None:
                         "--date", "2025-08-19T10:00:00+00:00", "--from", "R <r@example.com>"])
     assert_clean(code, err)
     assert code == 1
+
+
+@pytest.mark.parametrize("seed, index, where", [
+    (4, 2873, "lore.series_mailbox: b4 decoding a broken encoded word in a trailer address (HeaderParseError)"),
+    (4, 3009, "diff._changed_file: unidiff left diff_line_no None on a mangled diff (TypeError)"),
+])
+def test_fuzz_cases_that_crashed(seed: int, index: int, where: str, tmp_path: Path) -> None:
+    outcome = fb.run_case(fb.make_case(seed, index), tmp_path / "case")
+    assert outcome.problem is None, (where, outcome.stderr)
