@@ -199,7 +199,7 @@ def string_block(data: bytes, label: str = "string literal") -> Block:
     return Block(list(data) + [0], label, kind="rodata", readonly=True)
 
 
-_ATOMS = (int, str, bytes, float, bool, type(None), tuple, frozenset)
+_ATOMS = frozenset((int, str, bytes, float, bool, type(None), tuple, frozenset))
 
 
 def clone_value(v: Any, memo: dict) -> Any:
@@ -215,30 +215,39 @@ def clone_value(v: Any, memo: dict) -> Any:
     if found is not None:
         return found
     if t is Ptr:
-        if v.base is None:
+        base = v.base
+        if base is None:
             return v
-        out: Any = Ptr(clone_value(v.base, memo), v.path)
+        out: Any = Ptr(memo.get(id(base)) or clone_value(base, memo), v.path)
     elif t is Block:
         out = Block.__new__(Block)
         memo[id(v)] = out
-        for slot in ("label", "freed", "free_line", "free_file", "freed_by", "alloc_line", "zeroed", "kind",
-                     "readonly", "owner"):
-            setattr(out, slot, getattr(v, slot))
+        out.label = v.label
+        out.freed = v.freed
+        out.free_line = v.free_line
+        out.free_file = v.free_file
+        out.freed_by = v.freed_by
+        out.alloc_line = v.alloc_line
+        out.zeroed = v.zeroed
+        out.kind = v.kind
+        out.readonly = v.readonly
+        out.owner = v.owner
         out.data = clone_value(v.data, memo)
         return out
     elif t is Struct:
         out = Struct(v.stype, v.zeroed)
         memo[id(v)] = out
+        atoms = _ATOMS
         for key, x in v.items():
-            out[key] = x if type(x) in _ATOMS else clone_value(x, memo)
+            out[key] = x if type(x) in atoms else clone_value(x, memo)
         return out
     elif t is list:
-        if all(type(x) is int for x in v):
+        if set(map(type, v)) <= _INTS:
             out = v[:]
         else:
             out = []
             memo[id(v)] = out
-            out.extend(clone_value(x, memo) for x in v)
+            out.extend([clone_value(x, memo) for x in v])
             return out
     elif t is dict:
         out = {}
@@ -257,3 +266,6 @@ def clone_value(v: Any, memo: dict) -> Any:
         return v  # syntax nodes, functions, frozen scenario values: shared
     memo[id(v)] = out
     return out
+
+
+_INTS = frozenset((int,))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 DEFAULT_POLICY = "default"
 
@@ -109,13 +110,16 @@ CLAUSES = {
 }
 
 
+@lru_cache(maxsize=16)
 def _normal(text: str) -> str:
     return re.sub(r"\s+", " ", text).lower()
 
 
 def documented(clause: Clause, documentation: str) -> bool:
     """True when every phrase of a documented clause is in the patch's documentation."""
-    doc = _normal(documentation)
+    if not clause.phrases:
+        return True
+    doc = _normal(documentation)  # cached: every clause is checked against the same documentation
     return all(_normal(p) in doc for p in clause.phrases)
 
 
