@@ -59,9 +59,10 @@ def _meaningful(lines: Iterable[str]) -> list[str]:
     return [n for n in (normalise(line) for line in lines) if n]
 
 
-def commented_quotes(body: str) -> list[list[str]]:
-    """The once-quoted blocks of a reply that the reply's author commented on right below,
-    each as its list of normalised non-blank lines."""
+def quoted_comments(body: str) -> list[tuple[list[str], str]]:
+    """Each once-quoted block of a reply that its author commented on right below: (the block's
+    lines without the quote prefix, the author's text under it). Deeper quotes (a quote of a
+    quote) and the signature are not the author's words."""
     items: list[tuple[str, list[str]]] = []  # ("quote"|"text"|"other", lines)
     for raw in body.splitlines():
         if raw == "-- ":
@@ -79,14 +80,14 @@ def commented_quotes(body: str) -> list[list[str]]:
             items[-1][1].append(text)
         else:
             items.append((kind, [text]))
-    out = []
-    for i, (kind, lines) in enumerate(items):
-        if kind != "quote" or i + 1 >= len(items) or items[i + 1][0] != "text":
-            continue
-        block = _meaningful(lines)
-        if block:
-            out.append(block)
-    return out
+    return [(lines, "\n".join(items[i + 1][1]).strip())
+            for i, (kind, lines) in enumerate(items)
+            if kind == "quote" and i + 1 < len(items) and items[i + 1][0] == "text"]
+
+
+def commented_quotes(body: str) -> list[list[str]]:
+    """The once-quoted blocks a reply's author commented on, as lists of normalised lines."""
+    return [block for block in (_meaningful(lines) for lines, _ in quoted_comments(body)) if block]
 
 
 def raised_by(finding: Finding, reply: Reply) -> bool:

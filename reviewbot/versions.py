@@ -30,7 +30,6 @@ from reviewbot.errors import EXIT_OK, InputError
 ADDRESSED, PRESENT, CHANGED = "addressed", "still present", "changed"
 GONE = "patch not in the new version"  # its patch has no counterpart in v(N+1) (not sent, or lost)
 _PREFIX = re.compile(r"^\s*(\[[^\]]*\]\s*)+")
-_QUOTE = re.compile(r"^((?:>[ \t]?)+)")
 
 
 @dataclass(frozen=True)
@@ -114,29 +113,13 @@ def compare_findings(old_report: dict, new_report: dict, new_bodies: dict[str, s
 
 def comments(body: str) -> list[tuple[list[str], str]]:
     """(normalised `+` lines of a once-quoted block, the reviewer's text right under it) of a reply."""
-    items: list[tuple[str, list[str]]] = []
-    for raw in body.splitlines():
-        if raw == "-- ":
-            break
-        m = _QUOTE.match(raw)
-        if m:
-            depth = m.group(1).count(">")
-            kind, text = ("quote", raw[len(m.group(1)):]) if depth == 1 else ("other", raw)
-        else:
-            kind, text = "text", raw
-        if not text.strip() and kind != "other":
-            continue
-        if items and items[-1][0] == kind:
-            items[-1][1].append(text)
-        else:
-            items.append((kind, [text]))
+    from reviewbot.dedupe import quoted_comments
+
     out = []
-    for i, (kind, lines) in enumerate(items):
-        if kind != "quote" or i + 1 >= len(items) or items[i + 1][0] != "text":
-            continue
+    for lines, text in quoted_comments(body):
         plus = [n for n in (_norm(x) for x in lines if x.startswith("+") and not x.startswith("+++")) if n]
         if plus:
-            out.append((plus, "\n".join(items[i + 1][1]).strip()))
+            out.append((plus, text))
     return out
 
 
