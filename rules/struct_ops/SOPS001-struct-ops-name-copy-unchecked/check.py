@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from reviewbot.csource import unparen, walk
+from reviewbot.csource import walk
 from reviewbot.engine import Hit
 
 COPIES = ("strscpy", "strscpy_pad", "strncpy", "strlcpy", "bpf_obj_name_cpy", "memcpy")
