@@ -31,9 +31,12 @@ _PLAIN = {"list_for_each": False, "list_for_each_safe": True, "list_for_each_rcu
 
 
 def macro_name(n) -> str:
-    cond = n.f.get("condition")
-    end = cond.start if cond is not None else n.start
-    return n.unit.text((n.start, end)).strip()
+    name = n.cache.get("macro")
+    if name is None:
+        cond = n.f.get("condition")
+        end = cond.start if cond is not None else n.start
+        name = n.cache["macro"] = n.unit.text((n.start, end)).strip()
+    return name
 
 
 def _args(cond) -> list:
@@ -62,7 +65,9 @@ def lockdep_check(m, th, fr, n, flavour: str, cond_node):
 
 def run_iterator(m, th, fr, n):
     name = macro_name(n)
-    args = _args(n.f["condition"])
+    args = n.cache.get("args")
+    if args is None:
+        args = n.cache["args"] = _args(n.f["condition"])
     body = n.f["body"]
     if name in _ENTRY:
         safe, flavour = _ENTRY[name]
@@ -108,7 +113,11 @@ def run_iterator(m, th, fr, n):
             if nxt_addr is not None:
                 following = m.load(th, cur.field("next"), n.line, f"{pos.source}->{mname}.next (list walk)")
                 m.store(th, nxt_addr, container_of(following, mname), n.line, nxt.source)
-            sig = yield from m.exec_stmt(th, fr, body)
+            if body.type == "compound_statement":  # what exec_stmt does with it, one generator less
+                th.line = body.line
+                sig = yield from m.exec_block(th, fr, body)
+            else:
+                sig = yield from m.exec_stmt(th, fr, body)
             if sig == BREAK:
                 return None
             if sig is not None and sig != CONTINUE:

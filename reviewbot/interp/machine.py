@@ -22,6 +22,7 @@ from reviewbot.interp.program import FuncDef, N, Program
 
 BREAK = "break"
 CONTINUE = "continue"
+LATER = object()  # call_now(): a call that must run as a generator
 MAX_LOOP = 2000
 
 
@@ -461,7 +462,8 @@ class Machine:
             self.steps += 1
             e = n.kids[0]
             if e.type == "call_expression":
-                yield from self.ev_call(th, fr, e, True)
+                if self.call_now(th, fr, e, True) is LATER:
+                    yield from self.ev_call(th, fr, e, True)
             elif e.pure:
                 self.evp(th, fr, e)
             else:
@@ -480,7 +482,12 @@ class Machine:
                 th.line = n.line
                 if init.type == "initializer_list":
                     raise NotModelled("initializer list in a local declaration", n.line, "", n.path)
-                value = self.evp(th, fr, init) if init.pure else (yield from self.ev(th, fr, init))
+                if init.pure:
+                    value = self.evp(th, fr, init)
+                elif init.type == "call_expression" and (value := self.call_now(th, fr, init, False)) is not LATER:
+                    pass
+                else:
+                    value = yield from self.ev(th, fr, init)
                 fr.block.data[name] = _convert(value, ctype)
             return None
         if t == "if_statement":
@@ -489,12 +496,16 @@ class Machine:
             c = n.f["condition"]
             cond = self.evp(th, fr, c) if c.pure else (yield from self.ev(th, fr, c))
             if self.test(cond, n):
-                return (yield from self.exec_stmt(th, fr, n.f["consequence"]))
-            alt = n.f.get("alternative")
-            if alt is not None:
+                body = n.f["consequence"]
+            else:
+                alt = n.f.get("alternative")
+                if alt is None:
+                    return None
                 body = alt.kids[0] if alt.type == "else_clause" else alt
-                return (yield from self.exec_stmt(th, fr, body))
-            return None
+            if body.type == "compound_statement":  # what exec_stmt does with it, one generator less
+                th.line = body.line
+                return (yield from self.exec_block(th, fr, body))
+            return (yield from self.exec_stmt(th, fr, body))
         if t == "return_statement":
             yield n
             self.steps += 1
@@ -608,14 +619,20 @@ class Machine:
             addr, _ = self.lvp(th, fr, n) if n.pure else (yield from self.lv(th, fr, n))
             return self.load(th, addr, n.line, n.source)
         if t == "call_expression":
-            return (yield from self.ev_call(th, fr, n, False))
+            value = self.call_now(th, fr, n, False)
+            return value if value is not LATER else (yield from self.ev_call(th, fr, n, False))
         if t == "parenthesized_expression":
             e = n.kids[0]
             return self.evp(th, fr, e) if e.pure else (yield from self.ev(th, fr, e))
         if t == "assignment_expression":
             left, right = n.f["left"], n.f["right"]
             addr, ltype = self.lvp(th, fr, left) if left.pure else (yield from self.lv(th, fr, left))
-            value = self.evp(th, fr, right) if right.pure else (yield from self.ev(th, fr, right))
+            if right.pure:
+                value = self.evp(th, fr, right)
+            elif right.type == "call_expression" and (value := self.call_now(th, fr, right, False)) is not LATER:
+                pass
+            else:
+                value = yield from self.ev(th, fr, right)
             if n.op != "=":
                 old = self.load(th, addr, n.line, left.source)
                 value = _arith(n.op[:-1], old, value, n)
@@ -850,7 +867,35 @@ class Machine:
         for a in argn:
             args.append(self.evp(th, fr, a) if a.pure else (yield from self.ev(th, fr, a)))
         th.line = n.line
-        result = yield from self.call_value(th, target, args, n, fr, discarded)
+        if type(target) is Func and target.name in self.p.functions:  # what call_value does, one generator less
+            result = yield from self.run_function(th, self.p.functions[target.name], args)
+        else:
+            result = yield from self.call_value(th, target, args, n, fr, discarded)
+        th.line = n.line
+        return result
+
+    def call_now(self, th: Thread, fr: Frame, n: N, discarded: bool) -> Any:
+        """ev_call() of a call that cannot wait, as a plain function: a kernel stub that is neither raw
+        nor blocking, called by name, with arguments that have no call under them. LATER (and nothing
+        evaluated) for any other call: the caller runs ev_call()."""
+        fn = n.f["function"]
+        if fn.type != "identifier":
+            return LATER
+        name = fn.text
+        s = self.stubs.get(name)
+        if (s is None or s.raw or s.blocking or name in fr.block.data or name in self.globals.data
+                or name in self.p.functions or getattr(s, "invoke", None) is not None
+                or not callable(s) or not hasattr(s, "stub_name")):
+            return LATER
+        argn = n.f["arguments"].kids
+        pure = n.cache.get("args pure")
+        if pure is None:
+            pure = n.cache["args pure"] = all(a.pure for a in argn)
+        if not pure:
+            return LATER
+        args = [self.evp(th, fr, a) for a in argn]
+        th.line = n.line
+        result = s(Call(self, th, fr, n, discarded), *args)
         th.line = n.line
         return result
 

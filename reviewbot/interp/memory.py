@@ -199,7 +199,7 @@ def string_block(data: bytes, label: str = "string literal") -> Block:
     return Block(list(data) + [0], label, kind="rodata", readonly=True)
 
 
-_ATOMS = frozenset((int, str, bytes, float, bool, type(None), tuple, frozenset))
+_ATOMS = frozenset((int, str, bytes, float, bool, type(None), tuple, frozenset, Func))  # Func: immutable
 
 
 def clone_value(v: Any, memo: dict) -> Any:
@@ -247,13 +247,15 @@ def clone_value(v: Any, memo: dict) -> Any:
         else:
             out = []
             memo[id(v)] = out
-            out.extend([clone_value(x, memo) for x in v])
+            atoms = _ATOMS
+            out.extend([x if type(x) in atoms else clone_value(x, memo) for x in v])
             return out
     elif t is dict:
         out = {}
         memo[id(v)] = out
+        atoms = _ATOMS
         for key, x in v.items():
-            out[clone_value(key, memo)] = clone_value(x, memo)
+            out[key if type(key) in atoms else clone_value(key, memo)] = x if type(x) in atoms else clone_value(x, memo)
         return out
     elif t is Opaque:
         out = Opaque(v.kind, v.label)
