@@ -506,17 +506,26 @@ def kcalloc(ctx, n, size, flags):
     return _alloc(ctx, True)
 
 
+_HOLDERS = (dict, list, Opaque)  # what can hold a srcu_struct
+
+
 def _srcu_structs(value: Any, out: list) -> None:
     if isinstance(value, Opaque):
         if value.kind == "srcu_struct":
             out.append(value)
     elif isinstance(value, dict):
         for v in value.values():
-            _srcu_structs(v, out)
-    elif isinstance(value, list):
-        for v in value:
-            if isinstance(v, (dict, list, Opaque)):
+            if isinstance(v, _HOLDERS):
                 _srcu_structs(v, out)
+    elif isinstance(value, list):
+        if set(map(type, value)) <= _INT:  # a char array
+            return
+        for v in value:
+            if isinstance(v, _HOLDERS):
+                _srcu_structs(v, out)
+
+
+_INT = frozenset((int,))
 
 
 def free_block(m: Machine, th, ptr: Any, line: int, file: str, how: str) -> None:

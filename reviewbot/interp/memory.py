@@ -186,13 +186,17 @@ def c_string(ptr: Ptr, limit: int = 4096) -> bytes:
     if not ptr.path:
         raise ValueError("not a char pointer")
     start = ptr.path[-1]
-    out = bytearray()
-    for i in range(start, min(len(container), start + limit)):
-        c = container[i]
-        if c == 0:
-            return bytes(out)
-        out.append(c & 0xFF)
-    return bytes(out)  # no NUL inside the array: what a reader would run past
+    chars = container[start:min(len(container), start + limit)] if start >= 0 else [
+        container[i] for i in range(start, min(len(container), start + limit))]
+    if 0 in chars:
+        chars = chars[:chars.index(0)]
+    try:
+        return bytes(chars)
+    except (TypeError, ValueError):  # values outside 0..255 (or not numbers): byte by byte, as C would
+        out = bytearray()
+        for c in chars:
+            out.append(c & 0xFF)
+        return bytes(out)  # no NUL inside the array: what a reader would run past
 
 
 def string_block(data: bytes, label: str = "string literal") -> Block:

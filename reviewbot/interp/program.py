@@ -26,7 +26,7 @@ _LEAF_TEXT = frozenset(
 class N:
     """A converted syntax node."""
 
-    __slots__ = ("type", "line", "start", "end", "kids", "f", "op", "text", "unit", "cache", "pure")
+    __slots__ = ("type", "line", "start", "end", "kids", "f", "op", "text", "unit", "cache", "pure", "evf", "lvf")
 
     def __init__(self, type_: str, line: int, start: int, end: int, unit: Any):
         self.type = type_
@@ -40,6 +40,8 @@ class N:
         self.unit = unit
         self.cache: dict = {}
         self.pure = False  # no call under it: the machine evaluates it without generators
+        self.evf = None  # the machine's compiled evaluation of a pure node (machine._compile_ev)
+        self.lvf = None  # ... and of its address (machine._compile_lv)
 
     @property
     def source(self) -> str:

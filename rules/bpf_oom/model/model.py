@@ -330,15 +330,11 @@ class World:
                 prog.h = next(h for h in new.loaded if h.label == label)
         return new
 
-    def same_run(self, handlers: tuple[Handler, ...]) -> "World | None":
+    def same_run(self, handlers: tuple[Handler, ...]) -> "World":
         """This world, already run, as the run of a world that differs only in what the programs
-        that never ran return or free (the run cannot depend on them: it is the same, step by step),
-        or None when a program that ran behaves differently in `handlers`."""
+        that never ran return or free (`self.seen`: the run cannot depend on them, it is the same
+        step by step)."""
         by_label = {h.label: h for h in handlers}
-        for label, (ret, frees) in self.seen.items():
-            h = by_label.get(label)
-            if h is None or h.ret != ret or h.frees != frees:
-                return None
         new = World.__new__(World)
         new.__dict__.update(self.__dict__)
         new.handlers = handlers
@@ -602,8 +598,12 @@ class Explorer:
             # A world whose programs that run behave as in a world run already is that run (e.g. the
             # handlers after one that stops the walk): it is checked against its own contract, not rerun.
             key = (tuple((h.label, h.name) for h in handlers), unload)
-            w = next((s for s in (done.same_run(handlers) for done in runs.get(key, ())) if s is not None), None)
-            if w is None:
+            behaviour = {h.label: (h.ret, h.frees) for h in handlers}
+            done = next((d for d in runs.get(key, ()) if all(behaviour.get(label) == rf for label, rf in d.seen.items())),
+                        None)
+            if done is not None:
+                w = done.same_run(handlers)
+            else:
                 w = sequential(pc, handlers, self.cache, unload)
                 runs.setdefault(key, []).append(w)
             self.walk_steps.setdefault(handlers, w.oom_steps)
