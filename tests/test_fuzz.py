@@ -323,3 +323,17 @@ def test_8bit_message_id_with_reproducible_drafts(tmp_path: Path) -> None:
 def test_fuzz_cases_that_crashed(seed: int, index: int, where: str, tmp_path: Path) -> None:
     outcome = fb.run_case(fb.make_case(seed, index), tmp_path / "case")
     assert outcome.problem is None, (where, outcome.stderr)
+
+
+def test_long_trailer_like_line_without_spaces_is_not_given_to_b4() -> None:
+    # b4's r'(.*\S+)(\s+#[^#]+)$' on a 1,540-character "Signed-off-by: ..." line with no space took
+    # 23 s (a hang); lore.longest_line counts "Name: value" lines past 300 characters as overlong.
+    import time
+
+    sob = b"Signed-off-by: Roman Gushchin <roman.gushchin@linux.dev>\n"
+    assert sob in PATCH_01_RAW
+    raw = PATCH_01_RAW.replace(sob, sob.rstrip(b"\n") + b"\xef\xbf\xbd'\xef\xbf\xbd" * 420 + b"\n", 1)
+    start = time.monotonic()
+    code, _, err = run(["check"], raw)
+    assert_clean(code, err)
+    assert time.monotonic() - start < 5
