@@ -274,8 +274,12 @@ class Machine:
         """(container, key) that addr names, creating fields on the way."""
         container = addr.base.data
         path = addr.path
-        for key in path[:-1]:
-            container = self._child(container, key)
+        if len(path) > 1:
+            for key in path[:-1]:
+                if type(container) is Struct and key in container:  # what _child does, without a call
+                    container = container[key]
+                else:
+                    container = self._child(container, key)
         return container, path[-1]
 
     def _child(self, container: Any, key: Any) -> Any:
@@ -321,7 +325,10 @@ class Machine:
                 return Ptr(addr.base, (0,))
             return data
         container, key = self._slot(addr)
-        value = self._child(container, key)
+        if type(container) is Struct and key in container:  # what _child does, without a call
+            value = container[key]
+        else:
+            value = self._child(container, key)
         if isinstance(value, list):
             return Ptr(addr.base, addr.path + (0,))  # an array decays to a pointer
         if (isinstance(value, Ptr) and value.base is not None and value.base.owner is not None
@@ -439,7 +446,22 @@ class Machine:
         kids = block.kids
         i = 0
         while i < len(kids):
-            sig = yield from self.exec_stmt(th, fr, kids[i])
+            n = kids[i]
+            if n.type == "expression_statement" and n.kids:  # exec_stmt's branch, one generator less
+                th.line = n.line
+                yield n
+                self.steps += 1
+                e = n.kids[0]
+                if e.type == "call_expression":
+                    if self.call_now(th, fr, e, True) is LATER:
+                        yield from self.ev_call(th, fr, e, True)
+                elif e.pure:
+                    self.evp(th, fr, e)
+                else:
+                    yield from self.ev(th, fr, e)
+                sig = None
+            else:
+                sig = yield from self.exec_stmt(th, fr, n)
             i += 1
             if sig is None:
                 continue
@@ -837,26 +859,32 @@ class Machine:
         """ev_call() of a call that cannot wait, as a plain function: a kernel stub that is neither raw
         nor blocking, called by name, with arguments that have no call under them. LATER (and nothing
         evaluated) for any other call: the caller runs ev_call()."""
-        fn = n.f["function"]
-        if fn.type != "identifier":
-            return LATER
-        name = fn.text
-        s = self.stubs.get(name)
-        if (s is None or s.raw or s.blocking or name in fr.block.data or name in self.globals.data
-                or name in self.p.functions or getattr(s, "invoke", None) is not None
-                or not callable(s) or not hasattr(s, "stub_name")):
-            return LATER
-        argn = n.f["arguments"].kids
-        pure = n.cache.get("args pure")
-        if pure is None:
-            pure = n.cache["args pure"] = all(a.pure for a in argn)
-        if not pure:
+        known = n.cache.get("now")  # what never changes for this node while the stubs stay the same
+        if known is None or self.stubs.get(known[1]) is not known[0]:
+            known = n.cache["now"] = self._now_target(n)
+        _, name, s, argn = known
+        if s is None or name in fr.block.data or name in self.globals.data:
             return LATER
         args = [self.evp(th, fr, a) for a in argn]
         th.line = n.line
         result = s(Call(self, th, fr, n, discarded), *args)
         th.line = n.line
         return result
+
+    def _now_target(self, n: N) -> tuple:
+        """(the stub named, its name, the stub call_now() may call for n or None, the argument nodes)."""
+        fn = n.f["function"]
+        if fn.type != "identifier":
+            return None, None, None, ()
+        name = fn.text
+        s = self.stubs.get(name)
+        if (s is None or s.raw or s.blocking or name in self.p.functions or getattr(s, "invoke", None) is not None
+                or not callable(s) or not hasattr(s, "stub_name")):
+            return s, name, None, ()
+        argn = n.f["arguments"].kids
+        if not all(a.pure for a in argn):
+            return s, name, None, ()
+        return s, name, s, argn
 
     # -- static types
 
