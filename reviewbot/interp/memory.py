@@ -239,7 +239,9 @@ def clone_value(v: Any, memo: dict) -> Any:
         out.data = clone_value(v.data, memo)
         return out
     elif t is Struct:
-        out = Struct(v.stype, v.zeroed)
+        out = Struct.__new__(Struct)
+        out.stype = v.stype
+        out.zeroed = v.zeroed
         memo[id(v)] = out
         atoms = _ATOMS
         for key, x in v.items():
@@ -262,7 +264,9 @@ def clone_value(v: Any, memo: dict) -> Any:
             out[key if type(key) in atoms else clone_value(key, memo)] = x if type(x) in atoms else clone_value(x, memo)
         return out
     elif t is Opaque:
-        out = Opaque(v.kind, v.label)
+        out = Opaque.__new__(Opaque)
+        out.kind = v.kind
+        out.label = v.label
         memo[id(v)] = out
         out.state = clone_value(v.state, memo)
         return out
