@@ -49,13 +49,14 @@ print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)
 
 def measure(cmd: list[str], cwd: Path | None = None) -> tuple[float, int, int]:
     out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, cwd=cwd,
-                         check=True).stdout.split()
+                         check=True, env=review_bench.TOOL_ENV).stdout.split()
     return float(out[0]), int(out[1]), int(out[2])
 
 
 def runs(cmd: list[str], n: int, cwd: Path | None = None) -> tuple[float, float, int, int]:
     """(median wall, min wall, peak KB, last exit code) over n runs."""
     walls, peak, rc = [], 0, 0
+    measure(cmd, cwd)  # warm-up, untimed: byte-compile as an installed copy would be
     for _ in range(n):
         wall, kb, rc = measure(cmd, cwd)
         walls.append(wall)
