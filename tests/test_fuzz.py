@@ -337,3 +337,28 @@ def test_long_trailer_like_line_without_spaces_is_not_given_to_b4() -> None:
     code, _, err = run(["check"], raw)
     assert_clean(code, err)
     assert time.monotonic() - start < 5
+
+
+def test_enormous_references_and_repeated_headers_stay_fast(tmp_path: Path) -> None:
+    # b4 (LoreMessage: a list membership test per References id) and render.email (the same in the
+    # drafts' References) were quadratic: 20,000 ids took 20 s each; b4 also parsed 5,000 From copies.
+    import time
+
+    refs = b"References: " + b" ".join(b"<r%d@x>" % i for i in range(20000))
+    raw = with_header(PATCH_01_RAW, b"References", refs[len(b"References: "):])
+    head, _, body = raw.partition(b"\n\n")
+    frm = [ln for ln in fb._header_lines(head) if ln.lower().startswith(b"from:")][0]
+    many = head + b"\n" + b"\n".join([frm] * 5000) + b"\n\n" + body
+    start = time.monotonic()
+    code, _, err = run(["check"], many)
+    assert_clean(code, err)
+    path = tmp_path / "p.patch"
+    path.write_bytes(raw)
+    out = tmp_path / "d"
+    code, _, err = run(["ci", str(path), "--format", "email", "--output", str(out), "--date",
+                        "2025-08-19T10:00:00+00:00", "--from", "R <r@example.com>"])
+    assert_clean(code, err)
+    assert time.monotonic() - start < 15
+    draft = next(out.glob("0001-*.eml")).read_bytes()
+    refs_line = re.search(rb"(?ms)^References: (.*?)\n(?=\S)", draft).group(1)
+    assert refs_line.count(b"<") <= 50

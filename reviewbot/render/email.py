@@ -408,6 +408,9 @@ def _message_id(patch: Patch, reviewer: str, date: datetime, domain: str, seed: 
     return f"reviewbot.{digest}@{domain}"
 
 
+MAX_REFERENCES = 50
+
+
 def message(patch: Patch, findings: list[Finding], rules: list[str], *, reviewer: Address,
             date: datetime, message_id: str) -> EmailMessage:
     msg = EmailMessage(policy=POLICY)
@@ -430,11 +433,15 @@ def message(patch: Patch, findings: list[Finding], rules: list[str], *, reviewer
     parent = clean_msgid(patch.msgid)
     if parent:
         msg["In-Reply-To"] = f"<{parent}>"
-    refs = []
+    refs: list[str] = []
+    seen: set[str] = set()
     for r in list(patch.references) + [patch.msgid]:
         r = clean_msgid(r)
-        if r and r not in refs:
+        if r and r not in seen:
+            seen.add(r)
             refs.append(r)
+    if len(refs) > MAX_REFERENCES:  # the thread's root and the nearest ancestors, as mail clients trim
+        refs = refs[:1] + refs[-(MAX_REFERENCES - 1):]
     if refs:
         msg["References"] = " ".join(f"<{r}>" for r in refs)
     msg.set_content(body(patch, findings, rules), subtype="plain", charset="utf-8", cte="8bit")
