@@ -319,6 +319,7 @@ def test_8bit_message_id_with_reproducible_drafts(tmp_path: Path) -> None:
 @pytest.mark.parametrize("seed, index, where", [
     (4, 2873, "lore.series_mailbox: b4 decoding a broken encoded word in a trailer address (HeaderParseError)"),
     (4, 3009, "diff._changed_file: unidiff left diff_line_no None on a mangled diff (TypeError)"),
+    (5, 5456, "interp.machine.ev_call: a raw kernel stub called with the wrong number of arguments (TypeError)"),
 ])
 def test_fuzz_cases_that_crashed(seed: int, index: int, where: str, tmp_path: Path) -> None:
     outcome = fb.run_case(fb.make_case(seed, index), tmp_path / "case")

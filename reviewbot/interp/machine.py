@@ -832,6 +832,9 @@ class Machine:
             name = fn.text
             s = self.stubs.get(name)
             if s is not None and s.raw:
+                if not _arity_fits(s, len(argn)):  # C from a patch may call offsetof(a, b, c)
+                    raise NotModelled(f"call to {name}()", n.line, f"{len(argn)} arguments, not what the stub takes",
+                                      n.path)
                 return (yield from _maybe_gen(s(Call(self, th, fr, n, discarded), *argn)))
             if name in fr.block.data or name in self.globals.data:
                 target = self.evp(th, fr, fn) if fn.pure else (yield from self.ev(th, fr, fn))
@@ -1504,3 +1507,23 @@ def _convert(value: Any, ctype: tuple | None) -> Any:
     if ctype is not None and ctype[0] == "int" and isinstance(value, bool):
         return int(value)
     return value
+
+
+_ARITY: dict[int, Any] = {}
+
+
+def _arity_fits(stub: Callable, nargs: int) -> bool:
+    """Whether a raw stub (ctx, *argument nodes) accepts nargs argument nodes."""
+    import inspect
+
+    sig = _ARITY.get(id(stub))
+    if sig is None:
+        try:
+            sig = _ARITY[id(stub)] = inspect.signature(stub)
+        except (TypeError, ValueError):
+            return True
+    try:
+        sig.bind(None, *([None] * nargs))
+    except TypeError:
+        return False
+    return True
