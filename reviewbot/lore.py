@@ -182,18 +182,20 @@ def defuse_headers(msg: EmailMessage) -> None:
 
 
 MAX_REFERENCES = 100
-MAX_SAME_HEADER = 16  # copies of one addressing/threading header that are read
+MAX_SAME_HEADER = 4  # copies of one addressing/threading header that are read
+MAX_HEADER_LENGTH = 16 << 10  # longer From/To/...: dropped (Python's address parser is quadratic: 16 KiB of "\\" take 2 s)
 _LIMITED = ("from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references")
 
 
 def _trim_references(msg: EmailMessage) -> None:
     """b4 collects References into a list with a membership test per id: 20,000 ids took 20 s. A
     longer References keeps the root and the nearest MAX_REFERENCES - 1 ancestors. Thousands of
-    copies of From/To/... (b4 parses every one) are cut to the first MAX_SAME_HEADER."""
-    names = [k.lower() for k in msg.keys()]
+    copies of From/To/... (b4 parses every one) are cut to the first MAX_SAME_HEADER, and one longer
+    than MAX_HEADER_LENGTH is dropped."""
     for name in _LIMITED:
-        if names.count(name) > MAX_SAME_HEADER:
-            kept = [(k, v) for k, v in msg.raw_items() if k.lower() == name][:MAX_SAME_HEADER]
+        items = [(k, v) for k, v in msg.raw_items() if k.lower() == name]
+        if len(items) > MAX_SAME_HEADER or any(len(v) > MAX_HEADER_LENGTH for _, v in items):
+            kept = [(k, v) for k, v in items if len(v) <= MAX_HEADER_LENGTH][:MAX_SAME_HEADER]
             del msg[name]
             for k, v in kept:
                 msg.set_raw(k, v)

@@ -363,3 +363,17 @@ def test_enormous_references_and_repeated_headers_stay_fast(tmp_path: Path) -> N
     draft = next(out.glob("0001-*.eml")).read_bytes()
     refs_line = re.search(rb"(?ms)^References: (.*?)\n(?=\S)", draft).group(1)
     assert refs_line.count(b"<") <= 50
+
+
+def test_megabyte_address_header_is_dropped(tmp_path: Path) -> None:
+    # Python's address parser took minutes on a To line of 200,000 backslashes (thread._addresses): lore drops
+    # From/To/Cc/... values longer than 16 KiB before anything parses them.
+    import time
+
+    raw = with_header(PATCH_01_RAW, b"To", b"a@example.com, " + b"\\" * 200_000)
+    mbox = tmp_path / "t.mbox"
+    mbox.write_bytes(fb._mbox([raw]))
+    start = time.monotonic()
+    code, _, err = run(["review", PATCH_01, "--mbox", str(mbox), "--format", "json"])
+    assert_clean(code, err)
+    assert code == 1 and time.monotonic() - start < 10
