@@ -65,13 +65,15 @@ def series_from_message(msg: EmailMessage):
 def parse_message(raw: bytes) -> EmailMessage:
     if not raw or not raw.strip():
         raise InputError("check: no email on stdin")
+    from reviewbot import lore
+
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        msg = email.message_from_bytes(lore.clip_header_lines(raw), policy=email.policy.default)
     except RecursionError:  # the parser recurses once per level of multipart nesting
         raise InputError("check: MIME parts nested too deeply to read") from None
     if not msg.keys():
         raise InputError("check: stdin is not an email (no headers)")
-    return msg
+    return lore.sanitize(msg)
 
 
 def _srcline(quoted: tuple[str, ...]) -> str:

@@ -183,7 +183,7 @@ def read_messages(path: str) -> list[EmailMessage]:
 
 def _split(splitter, data: bytes, error: type, where: str) -> list[EmailMessage]:
     try:
-        return splitter(data)
+        return splitter(lore.clip_header_lines(data))
     except RecursionError:  # the email parser recurses once per level of multipart nesting
         raise error(f"{where}: a message whose MIME parts are nested too deeply to read") from None
 
@@ -248,6 +248,7 @@ def _thread_of(msgs: list[EmailMessage], msgid: str) -> list[EmailMessage] | Non
     seen: set[str] = set()
     unique = []
     for msg in msgs:
+        lore.sanitize(msg)
         mid = lore.clean_msgid(msg)
         if mid is None or mid in seen:
             continue

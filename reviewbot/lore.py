@@ -167,6 +167,7 @@ def defuse_headers(msg: EmailMessage) -> None:
     import email.errors
     import email.header
 
+    _drop_long_headers(msg)
     _trim_references(msg)
     for name in ("Subject", "From"):
         try:
@@ -185,6 +186,62 @@ MAX_REFERENCES = 100
 MAX_SAME_HEADER = 4  # copies of one addressing/threading header that are read
 MAX_HEADER_LENGTH = 16 << 10  # longer From/To/...: dropped (Python's address parser is quadratic: 16 KiB of "\\" take 2 s)
 _LIMITED = ("from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references")
+
+
+def _drop_long_headers(msg: EmailMessage) -> None:
+    """Any header longer than MAX_HEADER_LENGTH is dropped: Python's header parsers are quadratic
+    on some values (a Content-Type or Subject line of a few hundred KiB takes minutes)."""
+    long_names = {k.lower() for k, v in msg.raw_items() if len(v) > MAX_HEADER_LENGTH}
+    if not long_names:
+        return
+    items = [(k, v) for k, v in msg.raw_items() if k.lower() in long_names]
+    for name in long_names:
+        del msg[name]
+    for k, v in items:
+        if len(v) <= MAX_HEADER_LENGTH:
+            msg.set_raw(k, v)
+
+
+def clip_header_lines(data: bytes) -> bytes:
+    """Raw mail or mbox bytes with every header line longer than MAX_HEADER_LENGTH replaced by a
+    short placeholder, before anything parses them: the parser itself reads Content-Type, and a
+    Content-Type line of 2 MB kept it busy for minutes. Only long lines are looked at (a regex
+    finds them), so this is linear and allocates nothing for normal mail."""
+    import re
+
+    out, pos = [], 0
+    for m in re.finditer(rb"[^\n]{%d,}" % (MAX_HEADER_LENGTH + 1), data):
+        start = m.start()
+        # In a header block: no blank line between the message's start (the data's start or an
+        # mbox "From " line) and this line.
+        blank = data.rfind(b"\n\n", 0, start)
+        sep = max(data.rfind(b"\nFrom ", 0, start), 0 if data.startswith(b"From ") or blank < 0 else -1)
+        if blank >= 0 and blank >= sep:
+            continue  # a body line: MAX_LINE handles those
+        line = data[start:m.end()]
+        short = b" (dropped)" if line[:1] in (b" ", b"\t") else b"X-Reviewbot-Dropped: an overlong header"
+        out.append(data[pos:start])
+        out.append(short)
+        pos = m.end()
+    if not out:
+        return data
+    out.append(data[pos:])
+    return b"".join(out)
+
+
+def sanitize(msg: EmailMessage) -> EmailMessage:
+    """A message from outside, made safe for Python's header parser and for b4 (see defuse_headers,
+    _drop_long_headers, _trim_references): every reader of mail calls this once after parsing."""
+    defuse_headers(msg)
+    return msg
+
+
+def b4_safe(msg: EmailMessage) -> bool:
+    """Whether b4 can build its LoreMessage of msg in bounded time (see MAX_LINE, MAX_TRAILER_SCAN)."""
+    try:
+        return longest_line(msg) <= MAX_LINE and trailer_scan_cost(msg) <= MAX_TRAILER_SCAN
+    except Exception:  # noqa: BLE001 - a body Python cannot even decode
+        return False
 
 
 def _trim_references(msg: EmailMessage) -> None:
@@ -531,7 +588,10 @@ def strict_thread(msgs: list[EmailMessage], msgid: str) -> list[EmailMessage] | 
 
     if not any(clean_msgid(m) == msgid for m in msgs):
         return None
-    return b4.get_strict_thread(msgs, msgid)
+    # b4 builds a LoreMessage (trailer scan included) of every message: leave out those it cannot
+    # read in bounded time; assemble() then names the patch when it is one of them.
+    safe = [m for m in msgs if clean_msgid(m) == msgid or b4_safe(m)]
+    return b4.get_strict_thread(safe, msgid)
 
 
 def _one_line(text: str, limit: int = 300) -> str:

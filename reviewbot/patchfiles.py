@@ -25,6 +25,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 
 def parse_mail(data: bytes) -> list[EmailMessage]:
     """One file's bytes: an mbox (starts with a "From " line, as format-patch writes) or one mail."""
+    data = lore.clip_header_lines(data)
     try:
         if data.startswith(b"From "):
             msgs = lore.split_mbox(data)
@@ -32,6 +33,7 @@ def parse_mail(data: bytes) -> list[EmailMessage]:
             msgs = [email.parser.BytesParser(policy=_POLICY).parsebytes(data)]
     except RecursionError:  # the parser recurses once per level of multipart nesting
         raise InputError("a mail whose MIME parts are nested too deeply to read") from None
+    msgs = [lore.sanitize(m) for m in msgs]
     return [m for m in msgs if m.get("Subject") is not None or m.get_payload()]
 
 

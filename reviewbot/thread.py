@@ -176,7 +176,7 @@ def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
     items = [(k, v) for k, v in msg.raw_items() if k.lower() == name.lower()][:MAX_ADDRESS_HEADERS]
     try:
         values = [str(msg.policy.header_fetch_parse(k, v)) for k, v in items]
-    except (ValueError, TypeError, IndexError, RecursionError):  # the parser refuses the value (CR/LF, deep nesting)
+    except (ValueError, TypeError, IndexError, AttributeError, RecursionError):  # the parser refuses it (CR/LF, nesting)
         values = [str(v) for k, v in items]
     try:
         pairs = email.utils.getaddresses(values)

@@ -320,6 +320,8 @@ def test_8bit_message_id_with_reproducible_drafts(tmp_path: Path) -> None:
     (4, 2873, "lore.series_mailbox: b4 decoding a broken encoded word in a trailer address (HeaderParseError)"),
     (4, 3009, "diff._changed_file: unidiff left diff_line_no None on a mangled diff (TypeError)"),
     (5, 5456, "interp.machine.ev_call: a raw kernel stub called with the wrong number of arguments (TypeError)"),
+    (6, 6231, "thread._addresses: a group in To has no local_part (AttributeError)"),
+    (6, 6588, "lore.strict_thread: b4's get_strict_thread ran the quadratic trailer scan (a hang)"),
 ])
 def test_fuzz_cases_that_crashed(seed: int, index: int, where: str, tmp_path: Path) -> None:
     outcome = fb.run_case(fb.make_case(seed, index), tmp_path / "case")
@@ -377,3 +379,22 @@ def test_megabyte_address_header_is_dropped(tmp_path: Path) -> None:
     code, _, err = run(["review", PATCH_01, "--mbox", str(mbox), "--format", "json"])
     assert_clean(code, err)
     assert code == 1 and time.monotonic() - start < 10
+
+
+def test_megabyte_content_type_line_is_clipped_before_parsing(tmp_path: Path) -> None:
+    # The email parser itself reads Content-Type while parsing: a 2 MB continuation line of
+    # backslashes took minutes (patchfiles.parse_mail, b4check, fetch). lore.clip_header_lines
+    # replaces header lines past 16 KiB before anything parses.
+    import time
+
+    raw = with_header(PATCH_01_RAW, b"Content-Type", b"text/plain; charset=utf-8;\n " + b"\\" * 2_000_000)
+    start = time.monotonic()
+    code, _, err = _ci(tmp_path, raw)
+    assert_clean(code, err)
+    code, _, err = run(["check"], raw)
+    assert_clean(code, err)
+    mbox = tmp_path / "t.mbox"
+    mbox.write_bytes(fb._mbox([raw]))
+    code, _, err = run(["review", PATCH_01, "--mbox", str(mbox)])
+    assert_clean(code, err)
+    assert time.monotonic() - start < 15
