@@ -112,13 +112,7 @@ def main() -> int:
     med, best, kb, rc = runs(rb_cmd, args.runs, cwd=ROOT)
     v1 = [("v1 series (13 patches)", "reviewbot review", med, best, kb / 1024, f"exit {rc}")]
     with tempfile.TemporaryDirectory() as tmp:
-        patches = []
-        for n in range(2, 16):
-            src = thread_dir / "messages" / f"20250818170136.209169-{n}-roman.gushchin@linux.dev.eml"
-            if src.is_file():
-                dst = Path(tmp) / f"{n:04d}.patch"
-                dst.write_bytes(src.read_bytes())
-                patches.append(str(dst))
+        patches = review_bench.write_v1_patches(Path(tmp))
         med, best, kb, rc = runs(["perl", str(checkpatch), "--no-tree", "-q", *patches], args.runs)
         v1.append((f"v1 series ({len(patches)} patches)", "checkpatch.pl", med, best, kb / 1024, f"exit {rc}"))
     rows += v1

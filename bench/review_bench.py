@@ -32,6 +32,18 @@ DEFAULT_KERNEL = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) 
 TOOL_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+def write_v1_patches(folder: Path) -> list[str]:
+    """The v1 thread's patch mails as NNNN.patch files in folder, for checkpatch.pl."""
+    patches = []
+    for n in range(2, 16):
+        src = THREAD / "messages" / f"20250818170136.209169-{n}-roman.gushchin@linux.dev.eml"
+        if src.is_file():
+            dst = folder / f"{n:04d}.patch"
+            dst.write_bytes(src.read_bytes())
+            patches.append(str(dst))
+    return patches
+
+
 def timed(cmd: list[str], runs: int, **kw) -> tuple[float, float, int]:
     """Median and min wall seconds over runs, and the last exit code."""
     times = []
@@ -60,13 +72,7 @@ def main() -> int:
     checkpatch = args.kernel / "scripts" / "checkpatch.pl"
     if checkpatch.is_file() and shutil.which("perl"):
         with tempfile.TemporaryDirectory() as tmp:
-            patches = []
-            for n in range(2, 16):
-                src = THREAD / "messages" / f"20250818170136.209169-{n}-roman.gushchin@linux.dev.eml"
-                if src.is_file():
-                    dst = Path(tmp) / f"{n:04d}.patch"
-                    dst.write_bytes(src.read_bytes())
-                    patches.append(str(dst))
+            patches = write_v1_patches(Path(tmp))
             cmd = ["perl", str(checkpatch), "--no-tree", "-q", *patches]
             med, best, rc = timed(cmd, args.runs)
             rows.append((f"checkpatch.pl --no-tree -q ({len(patches)} patches, one process)", med, best, rc))
