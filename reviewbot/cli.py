@@ -118,7 +118,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
     if bool(args.paths) == bool(args.git):
         raise InputError("ci: give either patch files/folders or --git RANGE")
     msgs = patchfiles.git_range(args.git, args.repo) if args.git else patchfiles.read_paths(args.paths)
-    series = thread.assemble(msgs, patchfiles.first_patch_msgid(msgs))
+    series = thread.assemble_patches(msgs)
     return _review_and_report(series, args)
 
 
@@ -131,6 +131,10 @@ def _review_and_report(series, args: argparse.Namespace) -> int:
     if args.patchwork and not token:
         raise InputError("--patchwork needs --token (or REVIEWBOT_PATCHWORK_TOKEN)")
     rules, models, keep = rulepack.select(_load_rules(args), args.rules, args.skip, _load_models(args))
+    if series.patches and all(p.unreadable for p in series.patches):
+        first = series.patches[0]
+        raise InputError(f"no readable patch: <{first.msgid}>: {first.unreadable}"
+                         + (f" (and {len(series.patches) - 1} more)" if len(series.patches) > 1 else ""))
     review = dedupe.mark_replied(engine.run(series, rules, tree=args.tree, models=models, keep=keep))
     if args.format == "email":
         _write_drafts(review, args)

@@ -24,7 +24,10 @@ The rule, exactly:
 4. The finding's quoted lines must be the *last* non-blank lines of a commented quote block, in the
    same order: the comment is right under them. A finding on lines the reviewer quoted only as
    context above the line they commented on is not taken as raised: wrongly hiding a finding costs
-   more than repeating one.
+   more than repeating one. The block's last line may instead be one of the finding's `related`
+   lines (the lines that make it: the lock whose unlock is missing, the check it repeats), or a line
+   that states the same expression as one of the finding's lines: `if (ret && oc->bpf_memory_freed)`
+   answered above is the point of a finding at `return ret && oc->bpf_memory_freed;` below.
 5. Only replies to the finding's own patch are read (the thread module attaches every reply to the
    patch it answers); of several matching replies the earliest (by Date, then Message-ID) wins.
 
@@ -90,12 +93,51 @@ def commented_quotes(body: str) -> list[list[str]]:
     return [block for block in (_meaningful(lines) for lines, _ in quoted_comments(body)) if block]
 
 
-def raised_by(finding: Finding, reply: Reply) -> bool:
-    """Whether `reply` quoted the finding's lines and commented right under them."""
+# A line's expression: what is left of a statement without its keyword, the parentheses of an `if`
+# and the `;` or `{` at its end, without spaces. `if (ret && oc->bpf_memory_freed)` and `return ret
+# && oc->bpf_memory_freed;` have the same expression.
+_STATEMENT_HEAD = re.compile(r"^(?:\}\s*)?(?:else\s+)?(?:if|while|return|switch)\b\s*")
+_OPERATOR = re.compile(r"&&|\|\||->|==|!=|<=|>=|\w\(|\w\.\w")
+
+
+def expression(line: str) -> str | None:
+    """The expression a quoted code line states, or None when it states none worth matching on
+    (short, or a bare name or number that many lines share)."""
+    text = normalise(line)[1:].strip()
+    text = _STATEMENT_HEAD.sub("", text)
+    text = text.rstrip("{; ").strip()
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    text = re.sub(r"\s+", "", text)
+    if len(text) < 10 or not _OPERATOR.search(text):
+        return None
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for c in text:
+        depth += (c == "(") - (c == ")")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def raised_by(finding: Finding, reply: Reply, related: Iterable[str] = ()) -> bool:
+    """Whether `reply` commented right under the finding's lines (quoted as the last lines of a
+    block), under one of its `related` lines, or under a line that states the same expression as
+    one of the finding's lines (the same check written at another line)."""
     wanted = _meaningful(finding.quoted)
-    if not wanted:
+    others = [n for n in _meaningful(related)]
+    expressions = {e for e in map(expression, [*finding.quoted, *related]) if e}
+    if not wanted and not others:
         return False
-    return any(block[-len(wanted):] == wanted for block in commented_quotes(reply.body))
+    for block in commented_quotes(reply.body):
+        if wanted and block[-len(wanted):] == wanted:
+            return True
+        if block[-1] in others or expression(block[-1]) in expressions:
+            return True
+    return False
 
 
 def _reply_key(reply: Reply) -> tuple:
@@ -106,9 +148,18 @@ def _reply_key(reply: Reply) -> tuple:
     return (stamp, reply.msgid)
 
 
+def related_lines(finding: Finding, patch: Patch) -> list[str]:
+    """The diff lines (with their +/space prefix) of the finding's related lines."""
+    cf = next((c for c in patch.changed_files if c.path == finding.file), None)
+    if cf is None:
+        return []
+    return [("+" if n in cf.added_lines else " ") + cf.post_image[n] for n in finding.related if n in cf.post_image]
+
+
 def first_reply(finding: Finding, patch: Patch) -> Reply | None:
+    related = related_lines(finding, patch)
     for reply in sorted(patch.replies, key=_reply_key):
-        if raised_by(finding, reply):
+        if raised_by(finding, reply, related):
             return reply
     return None
 

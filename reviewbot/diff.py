@@ -96,8 +96,7 @@ def parse_changed_files(body: str) -> tuple[ChangedFile, ...]:
     # unidiff numbers lines from the text it is given; count the body lines before the diff so
     # every DiffLine knows where it stands in the whole body.
     offset = body.count("\n", 0, start.start())
-    diff_text = body[start.start():]
-    diff_text = _strip_signature(diff_text)
+    diff_text, body_line_of = git_view(body[start.start():])
     try:
         patch_set = unidiff.PatchSet(diff_text)
     except unidiff.UnidiffParseError as exc:
@@ -107,21 +106,81 @@ def parse_changed_files(body: str) -> tuple[ChangedFile, ...]:
             if max(hunk.source_start + hunk.source_length, hunk.target_start + hunk.target_length) > MAX_FILE_LINES:
                 raise InputError(f"broken diff: a hunk of {pf.path} at line {max(hunk.source_start, hunk.target_start)}, "
                                  f"past the {MAX_FILE_LINES} lines of any source file")
-    return tuple(_changed_file(pf, offset) for pf in patch_set)
+    return tuple(_changed_file(pf, offset, body_line_of) for pf in patch_set)
 
 
 # No kernel source file comes near this (the largest are generated headers of ~250,000 lines). A hunk
 # header claiming lines past it would make every post-image text that many lines long.
 MAX_FILE_LINES = 5_000_000
 
+_HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+# Lines outside hunks that are part of a diff (git's extended headers, the file names, binary
+# patches); everything else there is mail text: a signature, a list footer, a second attachment.
+_FILE_HEADER = re.compile(
+    r"^(?:diff --git |diff --cc |diff --combined |index |new file mode |deleted file mode |old mode |new mode "
+    r"|similarity index |dissimilarity index |rename from |rename to |copy from |copy to "
+    r"|Binary files |GIT binary patch|literal |delta |--- |\+\+\+ |Index: |={5,}$)")
 
-def _strip_signature(diff_text: str) -> str:
-    # git format-patch ends the mail with "-- \n<version>"; unidiff would read "-- " as a removed
-    # line "- " of the last hunk when the hunk counts allow it, so cut the signature off.
-    sig = re.search(r"^-- \n[^\n]*(?:\n[ \t]*)*\Z", diff_text, re.MULTILINE)
-    diff_text = diff_text[: sig.start()] if sig else diff_text
-    # Mail bodies end in blank lines that no hunk counts; unidiff would take them as context.
-    return diff_text.rstrip("\n") + "\n"
+
+def git_view(diff_text: str) -> tuple[str, list[int]]:
+    """The diff as `git apply` reads it, and for each of its lines the line of `diff_text` it came from.
+
+    git reads a hunk by the counts in its header: the hunk ends when they are met, an empty line
+    inside it is an empty context line (mailers strip the lone space), and text between the
+    last hunk of a file and the next header is ignored. unidiff is stricter: it reads a `-- `
+    signature after a hunk that ends in removed lines as one more removed line, and the blank
+    lines at the end of a mail as context. So this keeps exactly the lines git would use and
+    gives unidiff those; a patch git applies is a patch we read.
+    """
+    lines = diff_text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    kept: list[str] = []
+    origin: list[int] = []  # 0-based line of diff_text for each kept line
+    old_left = new_left = 0  # lines the current hunk still needs on each side
+    in_binary = False
+    for n, line in enumerate(lines):
+        if line.endswith("\r"):
+            line = line[:-1]
+        if old_left > 0 or new_left > 0:
+            kind = line[:1]
+            if line == "":
+                line, kind = " ", " "
+            if kind == " ":
+                old_left, new_left = old_left - 1, new_left - 1
+            elif kind == "-":
+                old_left -= 1
+            elif kind == "+":
+                new_left -= 1
+            elif kind == "\\":
+                pass  # "\ No newline at end of file"
+            else:
+                old_left = new_left = 0  # a short hunk: unidiff will say so; read the line as a header
+            if old_left or new_left or kind in " -+\\":
+                if old_left < 0 or new_left < 0:
+                    old_left = new_left = 0  # a long hunk: unidiff will say so
+                kept.append(line)
+                origin.append(n)
+                continue
+        if line.startswith("\\") and kept and not in_binary:
+            kept.append(line)  # "\ No newline at end of file" right after a complete hunk
+            origin.append(n)
+            continue
+        header = _HUNK_HEADER.match(line)
+        if header is not None:
+            old_left = int(header[2]) if header[2] is not None else 1
+            new_left = int(header[4]) if header[4] is not None else 1
+            in_binary = False
+        elif line.startswith("diff "):
+            in_binary = False
+        elif line.startswith("GIT binary patch"):
+            in_binary = True
+        elif not (_FILE_HEADER.match(line) or (in_binary and line)):
+            in_binary = in_binary and bool(line)
+            continue
+        kept.append(line)
+        origin.append(n)
+    return "".join(line + "\n" for line in kept), origin
 
 
 def _first_line(text: str) -> str:
@@ -134,7 +193,7 @@ def _strip_prefix(path: str | None) -> str | None:
     return path[2:] if path.startswith(("a/", "b/")) else path
 
 
-def _changed_file(pf: unidiff.PatchedFile, offset: int) -> ChangedFile:
+def _changed_file(pf: unidiff.PatchedFile, offset: int, body_line_of: list[int]) -> ChangedFile:
     source = _strip_prefix(pf.source_file)
     target = _strip_prefix(pf.target_file)
     if pf.is_added_file:
@@ -155,12 +214,14 @@ def _changed_file(pf: unidiff.PatchedFile, offset: int) -> ChangedFile:
     for h in pf:
         lines = []
         for ln in h:
-            kind = ln.line_type if ln.line_type in "+- " else " "
+            if ln.line_type == "\\":
+                continue  # "\ No newline at end of file" is about the line before, not a line
+            kind = ln.line_type if ln.line_type in ("+", "-", " ") else " "
             text = ln.value.rstrip("\n")
             if text.endswith("\r"):
                 text = text[:-1]
             # unidiff leaves diff_line_no unset on some lines of a mangled diff: keep the previous one
-            body_line = (ln.diff_line_no + offset if ln.diff_line_no is not None
+            body_line = (body_line_of[ln.diff_line_no - 1] + 1 + offset if ln.diff_line_no is not None
                          else (lines[-1].body_line if lines else offset))
             lines.append(DiffLine(kind, text, ln.source_line_no, ln.target_line_no, body_line))
             if ln.target_line_no is not None and status != DELETED:

@@ -100,6 +100,12 @@ class Review:
     not_modelled: tuple[dict, ...] = ()
     rules: tuple[str, ...] = ()
 
+    @property
+    def unreadable(self) -> tuple[dict, ...]:
+        """The patches whose diff could not be read: {"msgid", "subject", "reason"}, in order."""
+        return tuple({"msgid": p.msgid, "subject": p.subject, "reason": p.unreadable}
+                     for p in self.series.patches if p.unreadable)
+
 
 def wants(rule: Rule, path: str) -> bool:
     name = path.rsplit("/", 1)[-1]
@@ -114,6 +120,8 @@ def run(series: Series, rules: list[Rule], tree: str | None = None, models: list
     not_modelled: list[dict] = []
     order = {p.msgid: p.counter for p in series.patches}
     for patch in series.patches:
+        if patch.unreadable:
+            continue  # named in Review.unreadable; nothing of it can be read
         findings.extend(run_patch(patch, rules, tree))
         if models:
             from reviewbot.models import run_models
@@ -180,7 +188,8 @@ def finding_at(patch: Patch, cf: ChangedFile, rule_id: str, severity: str, confi
         return None
     return Finding(rule=rule_id, severity=severity, confidence=confidence, patch=patch.msgid, file=cf.path,
                    line=line, end_line=end, message=message, quoted=quote(patch, cf, line, end),
-                   trace=tuple(trace), see=see)
+                   trace=tuple(trace), see=see,
+                   related=tuple(sorted(n for n in set(related) if not line <= n <= end)))
 
 
 class _Args(dict):

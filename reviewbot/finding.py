@@ -26,6 +26,9 @@ class Finding:
     trace: tuple[str, ...] = ()  # for model findings: the counterexample, step by step
     see: str = ""  # a Documentation/ path or lore link that explains the rule
     replied_by: str | None = None  # Message-ID of a human reply that already raised this point
+    # Other post-image lines that make the finding (an unlock's missing partner, the check the
+    # returned value repeats): a reply that quotes one of them may have raised the same point.
+    related: tuple[int, ...] = field(default=(), compare=False)
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:

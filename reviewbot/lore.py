@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import sys
 import types
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
@@ -207,7 +209,6 @@ def clip_header_lines(data: bytes) -> bytes:
     short placeholder, before anything parses them: the parser itself reads Content-Type, and a
     Content-Type line of 2 MB kept it busy for minutes. Only long lines are looked at (a regex
     finds them), so this is linear and allocates nothing for normal mail."""
-    import re
 
     out, pos = [], 0
     for m in re.finditer(rb"[^\n]{%d,}" % (MAX_HEADER_LENGTH + 1), data):
@@ -310,7 +311,6 @@ MAX_TRAILER_SCAN = 2_000_000_000
 
 
 def trailer_scan_cost(msg: EmailMessage) -> int:
-    import re
 
     body, _charset = _b4().LoreMessage.get_payload(msg)
     body = body or ""
@@ -325,7 +325,6 @@ MAX_TRAILER_LINE = 300
 def longest_line(msg: EmailMessage) -> int:
     """The length of the longest line of the text b4 reads from msg (its decoded body); a
     trailer-like "Name: value" line counts MAX_LINE / MAX_TRAILER_LINE times its length."""
-    import re
 
     body, _charset = _b4().LoreMessage.get_payload(msg)
     longest = 0
@@ -337,18 +336,55 @@ def longest_line(msg: EmailMessage) -> int:
     return longest
 
 
-def series_mailbox(msgs: list[EmailMessage]) -> Any:
-    """A b4 LoreMailbox holding these messages: b4 sorts them into versions, covers, patches.
+_DIFF_IN_BODY = re.compile(r"(?m)^(?:diff --git |--- \S)")
 
-    A mail with a line longer than MAX_LINE is left out when it carries no diff (a reply or cover
-    cannot stop the review of the series), and is an InputError when it does."""
+
+def has_diff(msg: EmailMessage) -> bool:
+    """Whether the text b4 reads from msg carries a diff (a patch, not a cover letter or reply)."""
+    try:
+        body, _charset = _b4().LoreMessage.get_payload(msg)
+    except (ValueError, LookupError, UnicodeError, RecursionError):
+        return False
+    return bool(_DIFF_IN_BODY.search(body or ""))
+
+
+@dataclass(frozen=True)
+class PatchMail:
+    """What b4 reads of a patch mail it was not asked to sort into a series."""
+
+    msgid: str
+    full_subject: str
+    subject: str  # without the [PATCH ...] prefix
+    counter: int
+    expected: int
+    revision: int
+    fromname: str
+    fromemail: str
+    body: str
+    msg: EmailMessage
+
+
+def patch_mail(msg: EmailMessage) -> PatchMail:
+    """A patch mail read with b4's subject and payload helpers (as LoreMessage reads them)."""
+    full_subject, name, addr, body = reply_fields(msg)
+    lsubject = _b4().LoreSubject(msg["Subject"])
+    return PatchMail(clean_msgid(msg) or "", full_subject, lsubject.subject or full_subject,
+                     int(lsubject.counter or 1), int(lsubject.expected or 1), int(lsubject.revision or 1),
+                     name, addr, body, msg)
+
+
+def series_mailbox(msgs: list[EmailMessage]) -> tuple[Any, list[tuple[EmailMessage, str]]]:
+    """A b4 LoreMailbox holding these messages (b4 sorts them into versions, covers, patches), and
+    the patch mails it could not be given, each with the reason.
+
+    A mail with a line longer than MAX_LINE, or headers Python cannot parse, is left out: when it
+    carries no diff (a reply or cover cannot stop the review of the series) silently, and when it
+    does as a refused patch, so the series is still reviewed and names what it could not read."""
     import email.errors
-    import re
-
-    from reviewbot.errors import InputError
 
     b4 = _b4()
     mailbox = b4.LoreMailbox()
+    refused: list[tuple[EmailMessage, str]] = []
     for msg in msgs:
         defuse_headers(msg)
         try:
@@ -357,24 +393,20 @@ def series_mailbox(msgs: list[EmailMessage]) -> Any:
         except (ValueError, LookupError, UnicodeError, RecursionError):
             continue  # not even its body can be read (a Content-Type the header parser refuses)
         if longest > MAX_LINE or costly:
-            body, _charset = b4.LoreMessage.get_payload(msg)
-            if re.search(r"(?m)^(?:diff --git |--- \S)", body or ""):
+            if has_diff(msg):
                 if longest > MAX_LINE:
-                    raise InputError(f"<{clean_msgid(msg) or '?'}> has a line of {longest} characters "
-                                     f"(mail lines end at 998): not a patch reviewbot reads")
-                raise InputError(f"<{clean_msgid(msg) or '?'}> has too many \"Name: value\" lines for its "
-                                 f"size: not a patch reviewbot reads")
+                    refused.append((msg, f"a line of {longest} characters (mail lines end at 998)"))
+                else:
+                    refused.append((msg, "too many \"Name: value\" lines for its size"))
             continue
         try:
             mailbox.add_message(msg)
         except (ValueError, LookupError, UnicodeError, RecursionError, email.errors.MessageError) as ex:
             # Python's header parser refuses some hostile headers (CR/LF in an encoded address,
             # parentheses nested past the recursion limit): such a mail is not part of the series.
-            body, _charset = b4.LoreMessage.get_payload(msg)
-            if re.search(r"(?m)^(?:diff --git |--- \S)", body or ""):
-                raise InputError(f"<{clean_msgid(msg) or '?'}>: headers reviewbot cannot read "
-                                 f"({type(ex).__name__})") from None
-    return mailbox
+            if has_diff(msg):
+                refused.append((msg, f"headers reviewbot cannot read ({type(ex).__name__})"))
+    return mailbox, refused
 
 
 def mailbox_series(mailbox: Any, revision: int | None) -> Any:

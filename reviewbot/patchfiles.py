@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import hashlib
+import re
 import subprocess
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,9 +24,13 @@ _POLICY = email.policy.default.clone(utf8=True, max_line_length=None)
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
-def parse_mail(data: bytes) -> list[EmailMessage]:
-    """One file's bytes: an mbox (starts with a "From " line, as format-patch writes) or one mail."""
+def parse_mail(data: bytes, name: str = "patch") -> list[EmailMessage]:
+    """One file's bytes: an mbox (starts with a "From " line, as format-patch writes), one mail, or
+    a bare diff (`git diff` or `git show` output, no mail headers), which becomes a mail whose
+    subject is the file's name, so it is reviewed as a patch of its own."""
     data = lore.clip_header_lines(data)
+    if _is_bare_text(data):
+        return [lore.sanitize(bare_diff_mail(data, name))]
     try:
         if data.startswith(b"From "):
             msgs = lore.split_mbox(data)
@@ -35,6 +40,25 @@ def parse_mail(data: bytes) -> list[EmailMessage]:
         raise InputError("a mail whose MIME parts are nested too deeply to read") from None
     msgs = [lore.sanitize(m) for m in msgs]
     return [m for m in msgs if m.get("Subject") is not None or m.get_payload()]
+
+
+# A mail starts with a header line ("Name: value") or an mbox "From " line; a file that starts
+# otherwise (a diff, `commit <sha>` from git show) is a bare text.
+_HEADER_LINE = re.compile(rb"^(?:From |[!-9;-~]+:)")
+
+
+def _is_bare_text(data: bytes) -> bool:
+    return not _HEADER_LINE.match(data.lstrip(b"\r\n"))
+
+
+def bare_diff_mail(data: bytes, name: str) -> EmailMessage:
+    """A mail around a bare diff: Subject "[PATCH] <name>", the diff as its body."""
+    msg = EmailMessage(policy=_POLICY)
+    msg["Subject"] = f"[PATCH] {name}"
+    msg["From"] = "unknown <unknown@reviewbot.invalid>"
+    msg.set_content(data.decode("utf-8", "surrogateescape").encode("utf-8", "replace").decode("utf-8"),
+                    cte="8bit")
+    return msg
 
 
 def read_paths(paths: list[str]) -> list[EmailMessage]:
@@ -59,9 +83,11 @@ def read_paths(paths: list[str]) -> list[EmailMessage]:
             data = path.read_bytes()
         except OSError as exc:
             raise InputError(f"{path}: {exc.strerror}") from None
-        found = parse_mail(data)
+        found = parse_mail(data, path.name)
         if not found:
             raise InputError(f"{path}: not a patch mail")
+        if not any(lore.has_diff(m) or _is_cover(m) for m in found):
+            raise InputError(f"{path}: no diff in it (neither a patch nor a cover letter)")
         for n, msg in enumerate(found):
             ensure_msgid(msg, f"{path.name}:{n}")
         msgs.extend(found)
@@ -105,20 +131,6 @@ def ensure_msgid(msg: EmailMessage, where: str) -> str:
     return mid
 
 
-def first_patch_msgid(msgs: list[EmailMessage]) -> str:
-    """The Message-ID to assemble the series around: the first mail that carries a diff."""
-    for msg in msgs:
-        body = msg.get_body(("plain",))
-        text = _text(body) if body is not None else ""
-        if "\ndiff --git " in text or text.startswith("diff --git ") or "\n--- " in text:
-            return lore.clean_msgid(msg) or ""
-    raise InputError("no patches in the input")
-
-
-def _text(part: EmailMessage) -> str:
-    """A text part's content; with an unknown or wrong charset, its bytes read as UTF-8."""
-    try:
-        return part.get_content()
-    except (LookupError, UnicodeError, ValueError):
-        payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload or "")
+def _is_cover(msg: EmailMessage) -> bool:
+    """A "[PATCH 0/N]" cover letter: no diff, but part of the series it announces."""
+    return bool(re.search(r"\[[^\]]*\b0+/\d+\s*\]", str(msg.get("Subject", ""))))

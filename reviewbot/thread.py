@@ -45,6 +45,9 @@ class Patch:
     body: str  # the plain-text body: commit message, "---", diffstat, diff
     changed_files: tuple[ChangedFile, ...]
     replies: tuple[Reply, ...] = ()
+    # Why the diff could not be read (then changed_files is empty), or None. An unreadable patch
+    # stays in its series, named in every report, and the other patches are still reviewed.
+    unreadable: str | None = None
 
     @property
     def commit_message(self) -> str:
@@ -87,19 +90,32 @@ def assemble(msgs: list[EmailMessage], msgid: str, revision: int | None = None) 
     if msgid not in by_id:
         raise InputError(f"Message-ID <{msgid}> is not in the thread")
     subject_replies = {mid for mid, msg in by_id.items() if lore.is_reply(msg)}
-    mailbox = lore.series_mailbox([msg for mid, msg in by_id.items() if mid not in subject_replies])
+    mailbox, refused = lore.series_mailbox([msg for mid, msg in by_id.items() if mid not in subject_replies])
     series = lore.mailbox_series(mailbox, revision)
     if series is None and revision is not None:
         raise InputError(f"no v{revision} of the series in the thread of <{msgid}>")
-    if series is None or not any(p is not None for p in series.patches[1:]):
+    # Patch mails b4 could not be given (lines that would make its trailer scan hang, headers its
+    # parser refuses) are read without it, in their own slots of this version.
+    refused_at = {}
+    for msg, _reason in refused:
+        mail = lore.patch_mail(msg)
+        if series is not None and mail.revision == series.revision and 0 < mail.counter <= series.expected \
+                and series.patches[mail.counter] is None:
+            refused_at.setdefault(mail.counter, mail)
+    if series is None and refused and revision is None:
+        # b4 could read no patch of the thread: each patch mail stands alone, read without b4
+        mails = [lore.patch_mail(msg) for msg, _reason in refused]
+        patches = tuple(_patch(mail, mail.counter, mail.expected, mail.revision, []) for mail in mails)
+        return single_series(patches, mails[0].subject)
+    if series is None or not (any(p is not None for p in series.patches[1:]) or refused_at):
         raise InputError(f"no patches in the thread of <{msgid}>")
 
     present = [(n, p) for n, p in enumerate(series.patches) if p is not None and n > 0]
-    missing = tuple(n for n in range(1, series.expected + 1) if series.patches[n] is None)
+    missing = tuple(n for n in range(1, series.expected + 1) if series.patches[n] is None and n not in refused_at)
     cover_lmsg = series.patches[0] if series.has_cover else None
 
     # Attach replies: each reply goes to the nearest series message above it.
-    anchors = {p.msgid for _, p in present}
+    anchors = {p.msgid for _, p in present} | {mail.msgid for mail in refused_at.values()}
     if cover_lmsg is not None:
         anchors.add(cover_lmsg.msgid)
     replies: dict[str, list[Reply]] = {a: [] for a in anchors}
@@ -117,8 +133,12 @@ def assemble(msgs: list[EmailMessage], msgid: str, revision: int | None = None) 
         anchor = _nearest_anchor(msg, mid, by_id, anchors)
         (replies[anchor] if anchor else orphans).append(reply)
 
-    patches = tuple(_patch(p, n, series, replies[p.msgid]) for n, p in present)
-    cover = _patch(cover_lmsg, 0, series, replies[cover_lmsg.msgid], diff=False) if cover_lmsg else None
+    patches = [(n, _patch(p, n, series.expected, series.revision, replies[p.msgid])) for n, p in present]
+    patches += [(n, _patch(mail, n, series.expected, series.revision, replies.get(mail.msgid, [])))
+                for n, mail in refused_at.items()]
+    patches = tuple(p for _, p in sorted(patches, key=lambda item: item[0]))
+    cover = (_patch(cover_lmsg, 0, series.expected, series.revision, replies[cover_lmsg.msgid], diff=False)
+             if cover_lmsg else None)
     return Series(
         revision=series.revision,
         total=series.expected,
@@ -218,20 +238,25 @@ def _reply_order(reply: Reply) -> tuple:
     return (stamp, reply.msgid)
 
 
-def _patch(lmsg, counter: int, series, replies: list[Reply], diff: bool = True) -> Patch:
+def _patch(lmsg, counter: int, total: int, revision: int, replies: list[Reply], diff: bool = True,
+           unreadable: str | None = None) -> Patch:
+    """A Patch from b4's reading of a mail (a LoreMessage, or a lore.PatchMail). A diff that cannot
+    be read makes the patch unreadable, not the series: the reason is kept, the files are empty."""
     msg = lmsg.msg
     body = lmsg.body or ""
-    try:
-        changed = parse_changed_files(body) if diff else ()
-    except InputError as exc:
-        raise InputError(f"patch {counter}/{series.expected} <{lmsg.msgid}>: {exc}") from None
+    changed: tuple[ChangedFile, ...] = ()
+    if diff and unreadable is None:
+        try:
+            changed = parse_changed_files(body)
+        except InputError as exc:
+            unreadable = str(exc)
     return Patch(
         msgid=lmsg.msgid,
         subject=lmsg.full_subject,
         title=lmsg.subject,
         counter=counter,
-        total=series.expected,
-        revision=series.revision,
+        total=total,
+        revision=revision,
         author_name=lmsg.fromname or "",
         author_email=lmsg.fromemail or "",
         date=str(msg.get("Date", "")),
@@ -241,7 +266,32 @@ def _patch(lmsg, counter: int, series, replies: list[Reply], diff: bool = True) 
         body=body,
         changed_files=changed,
         replies=tuple(sorted(replies, key=_reply_order)),
+        unreadable=unreadable,
     )
+
+
+def assemble_patches(msgs: list[EmailMessage]) -> Series:
+    """The series of patch mails that came without a thread (`reviewbot ci`): every mail that
+    carries a diff is reviewed, none is dropped.
+
+    When b4 finds them all in one version of one series (git format-patch output of a branch), that
+    series is reviewed, with its cover letter. Otherwise (bare diffs, patches without numbered
+    subjects, several series) each patch mail is its own patch, in the order given.
+    """
+    patch_mails = [m for m in msgs if lore.has_diff(m)]
+    if not patch_mails:
+        raise InputError("no patches in the input")
+    wanted = [lore.clean_msgid(m) or "" for m in patch_mails]
+    try:
+        series = assemble(msgs, wanted[0])
+    except InputError:
+        series = None
+    if series is not None and {p.msgid for p in series.patches} >= set(wanted):
+        return series
+    mails = [lore.patch_mail(m) for m in patch_mails]
+    patches = tuple(_patch(mail, n, len(mails), 1, []) for n, mail in enumerate(mails, start=1))
+    title = mails[0].subject if len(mails) == 1 else f"{len(mails)} patches"
+    return single_series(patches, title)
 
 
 def file_patch(path: str, text: str, msgid: str | None = None) -> Patch:

@@ -111,3 +111,33 @@ def test_commented_quotes_parses_blocks():
         "sig",
     ])
     assert dedupe.commented_quotes(body) == [["+a", "+b"], ["+d", "+e"]]
+
+
+def test_the_same_check_at_another_line_was_raised():
+    # Suren commented under `if (ret && oc->bpf_memory_freed)` (line 43); a finding about
+    # `return ret && oc->bpf_memory_freed;` (line 48) makes the same point.
+    f = at(48)
+    assert f.quoted == ("+\treturn ret && oc->bpf_memory_freed;",)
+    assert dedupe.mark_replied(review([f])).findings[0].replied_by == SUREN_REPLY
+    # another expression on the same line is another point
+    body = "On Mon, X wrote:\n> +\t\tif (ret || oc->bpf_memory_freed)\n\nWhy or?\n"
+    series = with_replies(reply("a@x", body))
+    assert dedupe.mark_replied(review([f], series)).findings[0].replied_by is None
+
+
+def test_a_comment_under_a_related_line_raises_the_finding():
+    # a finding at the unlock (line 46) whose related line is the lock it pairs with (line 31)
+    body = "On Mon, X wrote:\n> +\tlist_idx = srcu_read_lock(&bpf_oom_srcu);\n\nWhere is this released?\n"
+    series = with_replies(reply("a@x", body))
+    f = replace(at(46), related=(31,))
+    assert dedupe.mark_replied(review([f], series)).findings[0].replied_by == "a@x"
+    assert dedupe.mark_replied(review([at(46)], series)).findings[0].replied_by is None
+
+
+def test_short_or_bare_expressions_never_link():
+    assert dedupe.expression("+\treturn 0;") is None
+    assert dedupe.expression("+\tif (ret)") is None
+    assert dedupe.expression("+\t} else if ((ops->x && count > 1))  {") == "ops->x&&count>1"
+    assert dedupe.expression("+\t} else if ((a->b && c))  {") is None  # too short to be specific
+    assert dedupe.expression("+\treturn ret && oc->bpf_memory_freed;") == dedupe.expression(
+        "+  if (ret &&   oc->bpf_memory_freed)") == "ret&&oc->bpf_memory_freed"

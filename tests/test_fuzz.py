@@ -222,12 +222,15 @@ def test_undecodable_header_bytes_reach_json_output(tmp_path: Path) -> None:
 
 
 def test_hostile_from_and_deeply_nested_comments_in_headers(tmp_path: Path) -> None:
-    # lore.series_mailbox: b4 reading From raised ValueError (CR/LF in an encoded address);
+    # lore.series_mailbox: b4 reading From raised ValueError (CR/LF in an encoded address); such a
+    # patch is now read without b4's LoreMailbox, and reviewed like any other;
     # thread._addresses: parentheses nested past the recursion limit in To raised RecursionError.
     raw = with_header(PATCH_01_RAW, b"From", b"=?utf-8?q?a=0D=0ABcc:=20x@example.com?= <a@example.com>")
-    code, _, err = _ci(tmp_path, raw)
-    assert code == 2 and "headers reviewbot cannot read" in err
+    code, out, err = _ci(tmp_path, raw)
     assert_clean(code, err)
+    report = json.loads(out)
+    assert [p["subject"] for p in report["patches"]] == ["[PATCH v1 01/14] mm: introduce bpf struct ops for OOM handling"]
+    assert report["unreadable"] == [] and report["findings"]
     raw = with_header(PATCH_01_RAW, b"To", b"a@example.com " + b"(" * 3000 + b")" * 3000)
     code, _, err = _ci(tmp_path, raw)
     assert_clean(code, err)

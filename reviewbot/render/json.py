@@ -43,6 +43,7 @@ def report(review: Review) -> dict:
             {"msgid": p.msgid, "subject": p.subject, "counter": p.counter, "total": p.total}
             for p in series.patches
         ],
+        "unreadable": list(review.unreadable),
         "rules": list(review.rules),
         "findings": [finding_dict(f) for f in review.findings],
         "not_modelled": list(review.not_modelled),

@@ -26,6 +26,8 @@ def render(review: Review) -> str:
         found = by_patch.get(patch.msgid, [])
         width = len(str(patch.total))
         status = f"{len(found)} finding{'s' if len(found) != 1 else ''}" if found else "ok"
+        if patch.unreadable:
+            status = f"not reviewed: {patch.unreadable}"
         out.append("")
         out.append(f"[{patch.counter:0{width}d}/{patch.total}] {patch.title}  ({status})")
         for f in found:
@@ -42,8 +44,10 @@ def render(review: Review) -> str:
     counts = Counter(f.severity for f in review.findings)
     total = len(review.findings)
     out.append("")
+    unreadable = len(review.unreadable)
     out.append(
         f"{total} finding{'s' if total != 1 else ''}: "
         f"{counts['error']} error, {counts['warning']} warning, {counts['info']} info"
+        + (f"; {unreadable} unreadable patch{'es' if unreadable != 1 else ''} not reviewed" if unreadable else "")
     )
     return "\n".join(out) + "\n"
