@@ -252,6 +252,7 @@ class Outcome:
     drafts: list = field(default_factory=list)  # (patch msgid, path)
     error: str = ""
     msgid: str = ""
+    unreadable: tuple[int, ...] = ()  # counters of the patches whose diff could not be read
 
 
 @dataclass
@@ -316,7 +317,8 @@ def review_thread(job: tuple[int, list[bytes]]) -> Outcome:
                       older=tuple(r for r in series.revisions if r < series.revision),
                       patches=len(series.patches), total=series.total, missing=series.missing,
                       lines=sum(len(cf.added_lines) for p in series.patches for cf in p.changed_files),
-                      key=key, msgid=key.msgid)
+                      key=key, msgid=key.msgid,
+                      unreadable=tuple(p.counter for p in series.patches if p.unreadable))
         if (key.identity, key.revision, key.content_hash) in settings.known:
             out.status = "skipped"
             return out
@@ -423,6 +425,8 @@ def summary(outcomes: list[Outcome], seconds: float) -> str:
             status += f" (older: {', '.join(f'v{r}' for r in o.older)})"
         if o.missing:
             status += f" (missing {', '.join(map(str, o.missing))})"
+        if o.unreadable:
+            status += f" (unreadable {', '.join(map(str, o.unreadable))})"
         if o.error:
             status += f": {o.error}"
         title = o.title or o.msgid
@@ -431,13 +435,15 @@ def summary(outcomes: list[Outcome], seconds: float) -> str:
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r[:5], widths)))
              + "  " + r[5] for r in rows]
     by = {s: sum(1 for o in outcomes if o.status == s) for s in ("reviewed", "skipped", "no-patches", "failed")}
-    patches = sum(o.patches for o in outcomes if o.status == "reviewed")
+    patches = sum(o.patches - len(o.unreadable) for o in outcomes if o.status == "reviewed")
+    unreadable = sum(len(o.unreadable) for o in outcomes if o.status == "reviewed")
     added = sum(o.lines for o in outcomes if o.status == "reviewed")
     series = len(outcomes) - by["no-patches"]
     lines.append(
         f"{series} series: {by['reviewed']} reviewed, {by['skipped']} skipped (already in the store), "
         f"{by['failed']} failed; {by['no-patches']} threads without patches; "
         f"{patches} patches, {added} added lines in {seconds:.1f} s "
+        + (f"({unreadable} unreadable patches not reviewed) " if unreadable else "") +
         f"({patches / max(seconds, 1e-9):.1f} patches/s, {added / max(seconds, 1e-9):.0f} lines/s)")
     return "\n".join(lines) + "\n"
 

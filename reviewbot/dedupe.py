@@ -37,6 +37,7 @@ The rule, exactly:
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
 from dataclasses import replace
 from typing import Iterable
@@ -88,9 +89,11 @@ def quoted_comments(body: str) -> list[tuple[list[str], str]]:
             if kind == "quote" and i + 1 < len(items) and items[i + 1][0] == "text"]
 
 
-def commented_quotes(body: str) -> list[list[str]]:
-    """The once-quoted blocks a reply's author commented on, as lists of normalised lines."""
-    return [block for block in (_meaningful(lines) for lines, _ in quoted_comments(body)) if block]
+@functools.lru_cache(maxsize=256)
+def commented_quotes(body: str) -> tuple[tuple[str, ...], ...]:
+    """The once-quoted blocks a reply's author commented on, as normalised lines (kept per body:
+    every finding of a patch is matched against the same few replies)."""
+    return tuple(tuple(block) for block in (_meaningful(lines) for lines, _ in quoted_comments(body)) if block)
 
 
 # A line's expression: what is left of a statement without its keyword, the parentheses of an `if`
@@ -133,7 +136,7 @@ def raised_by(finding: Finding, reply: Reply, related: Iterable[str] = ()) -> bo
     if not wanted and not others:
         return False
     for block in commented_quotes(reply.body):
-        if wanted and block[-len(wanted):] == wanted:
+        if wanted and list(block[-len(wanted):]) == wanted:
             return True
         if block[-1] in others or expression(block[-1]) in expressions:
             return True

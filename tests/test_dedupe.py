@@ -110,7 +110,7 @@ def test_commented_quotes_parses_blocks():
         "-- ",
         "sig",
     ])
-    assert dedupe.commented_quotes(body) == [["+a", "+b"], ["+d", "+e"]]
+    assert dedupe.commented_quotes(body) == (("+a", "+b"), ("+d", "+e"))
 
 
 def test_the_same_check_at_another_line_was_raised():
