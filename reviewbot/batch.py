@@ -9,8 +9,9 @@ SOURCE is one of:
   threads (through reviewbot.lore).
 
 The mailbox is split into threads (by Message-ID, In-Reply-To and References), and each thread
-is assembled with thread.assemble, which takes the latest version of its series; the other versions
-in the thread are reported as older versions. Threads go to worker processes (all cores by default,
+is assembled with thread.assemble, once per version of its series found in it (each version was
+once the latest, and a reviewer saw it), and patch mails that fall in no version are reviewed each
+on its own. Threads go to worker processes (all cores by default,
 `--jobs N`), forked after the rules and b4 are loaded so no worker loads them again; the biggest
 threads go first. Each finished series is recorded in the review store (`--store PATH`, see
 reviewbot.store), and a series whose version, content and rules the store already holds is skipped
@@ -241,7 +242,6 @@ class Outcome:
     status: str  # reviewed | skipped | no-patches | failed
     title: str = ""
     revision: int = 0
-    older: tuple[int, ...] = ()
     patches: int = 0
     total: int = 0
     missing: tuple[int, ...] = ()
@@ -294,47 +294,63 @@ def write_drafts(review, settings: Settings, msgid: str) -> list[tuple[str, str]
     return [(by_name.get(p.name, ""), str(p)) for p in paths]
 
 
-def review_thread(job: tuple[int, list[bytes]]) -> Outcome:
+def review_thread(job: tuple[int, list[bytes]]) -> list[Outcome]:
+    """Every version of every series in one thread, each its own Outcome (latest first).
+
+    A list is replayed as it arrived: each version was once the latest and a reviewer saw it, so
+    each is reviewed. Patch mails that fall in no version b4 finds (a second series posted into
+    the thread) are reviewed too, each on its own: no patch of a thread goes unreviewed."""
     index, raws = job
     settings = _SETTINGS
     assert settings is not None
-    from reviewbot import lore, store, thread
+    from reviewbot import lore, thread
     from reviewbot.errors import ReviewbotError
-    from reviewbot.render import json as json_report
 
     try:
         msgs = [lore.parse_message(raw) for raw in raws]
         first = next((m for m in (lore.clean_msgid(msg) for msg in msgs) if m), None)
         if first is None:
-            return Outcome(index, "no-patches", error="no message with a Message-ID")
+            return [Outcome(index, "no-patches", error="no message with a Message-ID")]
         try:
-            series = thread.assemble(msgs, first)
+            latest = thread.assemble(msgs, first)
         except ReviewbotError as exc:
             status = "no-patches" if str(exc).startswith("no patches") else "failed"
-            return Outcome(index, status, error=str(exc), msgid=first)
-        key = store.key_of(series)
-        out = Outcome(index, "reviewed", title=series.title, revision=series.revision,
-                      older=tuple(r for r in series.revisions if r < series.revision),
-                      patches=len(series.patches), total=series.total, missing=series.missing,
-                      lines=sum(len(cf.added_lines) for p in series.patches for cf in p.changed_files),
-                      key=key, msgid=key.msgid,
-                      unreadable=tuple(p.counter for p in series.patches if p.unreadable))
-        if (key.identity, key.revision, key.content_hash) in settings.known:
-            out.status = "skipped"
-            return out
-        review = review_series(series, settings)
-        out.report = json_report.report(review)
-        for f in review.findings:
-            out.counts[f.severity] = out.counts.get(f.severity, 0) + 1
-        if settings.drafts_dir:
-            out.drafts = write_drafts(review, settings, key.msgid)
-        return out
+            return [Outcome(index, status, error=str(exc), msgid=first)]
+        versions = [latest] + [thread.assemble(msgs, first, revision=r)
+                               for r in sorted(latest.revisions, reverse=True) if r != latest.revision]
+        covered = {p.msgid for s in versions for p in s.patches}
+        loose = [m for m in msgs if lore.clean_msgid(m) not in covered and not lore.is_reply(m) and lore.has_diff(m)]
+        if loose:
+            versions.append(thread.assemble_patches(loose))
+        return [_review_one(index, series, settings) for series in versions]
     except ReviewbotError as exc:
-        return Outcome(index, "failed", error=str(exc))
+        return [Outcome(index, "failed", error=str(exc))]
     except Exception as exc:  # noqa: BLE001 - one bad thread must not end the batch
         if os.environ.get("REVIEWBOT_DEBUG"):
             raise
-        return Outcome(index, "failed", error=f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
+        return [Outcome(index, "failed", error=f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])]
+
+
+def _review_one(index: int, series, settings: Settings) -> Outcome:
+    from reviewbot import store
+    from reviewbot.render import json as json_report
+
+    key = store.key_of(series)
+    out = Outcome(index, "reviewed", title=series.title, revision=series.revision,
+                  patches=len(series.patches), total=series.total, missing=series.missing,
+                  lines=sum(len(cf.added_lines) for p in series.patches for cf in p.changed_files),
+                  key=key, msgid=key.msgid,
+                  unreadable=tuple(p.counter for p in series.patches if p.unreadable))
+    if (key.identity, key.revision, key.content_hash) in settings.known:
+        out.status = "skipped"
+        return out
+    review = review_series(series, settings)
+    out.report = json_report.report(review)
+    for f in review.findings:
+        out.counts[f.severity] = out.counts.get(f.severity, 0) + 1
+    if settings.drafts_dir:
+        out.drafts = write_drafts(review, settings, key.msgid)
+    return out
 
 
 def _init_worker() -> None:
@@ -352,7 +368,7 @@ def run_jobs(threads: list[list[bytes]], settings: Settings, jobs: int, progress
     results: list[Outcome] = []
     if jobs <= 1 or len(work) <= 1:
         for job in work:
-            results.append(review_thread(job))
+            results.extend(review_thread(job))
             if progress:
                 progress(results[-1])
     else:
@@ -360,11 +376,11 @@ def run_jobs(threads: list[list[bytes]], settings: Settings, jobs: int, progress
 
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(processes=min(jobs, len(work)), initializer=_init_worker) as pool:
-            for outcome in pool.imap_unordered(review_thread, work, chunksize=1):
-                results.append(outcome)
+            for outcomes in pool.imap_unordered(review_thread, work, chunksize=1):
+                results.extend(outcomes)
                 if progress:
-                    progress(outcome)
-    return sorted(results, key=lambda o: o.index)
+                    progress(outcomes[-1])
+    return sorted(results, key=lambda o: o.index)  # stable: a thread's versions stay latest first
 
 
 def preload(settings: Settings) -> None:
@@ -412,6 +428,22 @@ class Progress:
             self.stream.flush()
 
 
+def spans(numbers) -> str:
+    """1, 2, 3, 5, 7, 8 -> "1-3, 5, 7-8": a 300-patch series missing from a list stays one line."""
+    out: list[str] = []
+    run: list[int] = []
+    for n in sorted(numbers):
+        if run and n == run[-1] + 1:
+            run.append(n)
+            continue
+        if run:
+            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [n]
+    if run:
+        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ", ".join(out)
+
+
 def summary(outcomes: list[Outcome], seconds: float) -> str:
     rows = [("series", "ver", "patches", "lines", "E/W/I", "status")]
     for o in outcomes:
@@ -421,12 +453,10 @@ def summary(outcomes: list[Outcome], seconds: float) -> str:
         patches = f"{o.patches}/{o.total}" if o.total else "-"
         ewi = "/".join(str(o.counts.get(s, 0)) for s in ("error", "warning", "info")) if o.status == "reviewed" else "-"
         status = o.status
-        if o.older:
-            status += f" (older: {', '.join(f'v{r}' for r in o.older)})"
         if o.missing:
-            status += f" (missing {', '.join(map(str, o.missing))})"
+            status += f" (missing {spans(o.missing)})"
         if o.unreadable:
-            status += f" (unreadable {', '.join(map(str, o.unreadable))})"
+            status += f" (unreadable {spans(o.unreadable)})"
         if o.error:
             status += f": {o.error}"
         title = o.title or o.msgid

@@ -91,11 +91,13 @@ def test_summary_table_text(mixed, capsys):
     assert "patches/s" in lines[-1] and "lines/s" in lines[-1]
 
 
-def test_older_versions_are_reported(tmp_path, capsys):
+def test_every_version_in_a_thread_is_reviewed(tmp_path, capsys):
+    # v2 posted into v1's thread: a list replayed as it arrived saw both, so both are reviewed
     mbox = L.write_mbox(tmp_path / "both.mbox", L.v1_messages() + L.v2_messages(in_thread=True))
     rc, out, err = run([str(mbox), "--no-store", "--rules", RULES, "--fail-on", "never"], capsys)
-    row = next(line for line in out.splitlines() if line.startswith("mm: BPF OOM"))
-    assert " v2 " in row and "older: v1" in row
+    rows = [line.split()[3:5] for line in out.splitlines() if line.startswith("mm: BPF OOM")]
+    assert rows == [["v2", "1/14"], ["v1", "13/14"]]  # latest first, each with its own patches
+    assert out.splitlines()[-1].startswith("2 series: 2 reviewed")
 
 
 def test_maildir_source(tmp_path, capsys):
