@@ -1,0 +1,534 @@
+"""What a file does with RCU and SRCU: who publishes, who reads, who retires, and what each function
+does to locks and grace periods. Shared by the rcu and srcu rule packs and the lifetime model.
+
+The kernel's RCU contract, in the terms used here:
+
+* a *slot* is where readers find an object: a pointer loaded with rcu_dereference*() (`struct
+  foo::cfg` when the pointer is a member, the global's name otherwise), a list whose entries are
+  walked with an _rcu/_srcu iterator (`list:struct ent::node`, by the entries' type and member),
+  or a table looked up under RCU (`table:struct pool::xa` for an xarray, idr or radix tree);
+* a *reader* loads from a slot inside a read-side section (rcu_read_lock() and its _bh/_sched
+  flavours, srcu_read_lock(&d), or a lockdep condition naming one);
+* a *publisher* stores into a slot (rcu_assign_pointer, list_add_rcu, xa_store, idr_alloc, ...);
+* a *retirer* unpublishes (list_del_rcu, RCU_INIT_POINTER(slot, NULL), xa_erase, ...) and frees,
+  with a grace period of the readers' flavour in between (synchronize_rcu, call_rcu, kfree_rcu,
+  synchronize_srcu(&d), call_srcu(&d, ...)).
+
+Slots are keyed by the struct type and member, not by the names of locals, so a reader in one
+function and a retirer in another meet on the same key. `index(ctx)` builds this once per file.
+
+Function summaries say, for each function of the file, what a call to it does: takes or releases a
+read-side section (the `*_enter()`/`*_exit()`, `*_start()`/`*_stop()` and `__acquires()` idioms),
+waits for a grace period, frees a parameter, may sleep, and which locks the calls to it are made
+under. With them a check can follow a lock or a free across calls inside the file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from reviewbot.facts.types import MEMBER, VariableTypes, member_key, squash
+
+# --- vocabulary ----------------------------------------------------------------------------------
+
+# read-side sections of classic RCU (one consolidated flavour since 4.20: preempt and irq disabling
+# also hold off synchronize_rcu(), but only the rcu_read_lock*() family documents a reader)
+RCU_LOCKS = {"rcu_read_lock", "rcu_read_lock_bh", "rcu_read_lock_sched", "rcu_read_lock_sched_notrace",
+             "rcu_read_lock_trace"}
+RCU_UNLOCKS = {"rcu_read_unlock", "rcu_read_unlock_bh", "rcu_read_unlock_sched",
+               "rcu_read_unlock_sched_notrace", "rcu_read_unlock_trace"}
+RCU_FLAVOURS = {"rcu", "rcu_bh", "rcu_sched", "rcu_trace"}
+SRCU_LOCKS = {"srcu_read_lock", "srcu_read_lock_nmisafe", "srcu_read_lock_fast", "srcu_read_lock_notrace",
+              "srcu_read_lock_lite", "__srcu_read_lock"}
+SRCU_UNLOCKS = {"srcu_read_unlock", "srcu_read_unlock_nmisafe", "srcu_read_unlock_fast",
+                "srcu_read_unlock_notrace", "srcu_read_unlock_lite", "__srcu_read_unlock"}
+
+# waits for classic RCU readers (a free from call_rcu()'s callback or kfree_rcu() comes after one)
+RCU_WAITS = {"synchronize_rcu", "synchronize_rcu_expedited", "synchronize_net", "synchronize_sched",
+             "synchronize_rcu_bh", "synchronize_rcu_mult", "cond_synchronize_rcu", "synchronize_rcu_tasks",
+             "synchronize_rcu_tasks_trace", "synchronize_rcu_tasks_rude", "wait_rcu_gp",
+             "tracepoint_synchronize_unregister", "synchronize_sched_expedited", "synchronize_rcu_bh_expedited"}
+# waits for the callbacks already queued (each of which came after a grace period): after one, no
+# reader of an object unpublished before it remains
+BARRIERS = {"rcu_barrier", "rcu_barrier_tasks", "rcu_barrier_tasks_trace", "srcu_barrier", "rcu_barrier_bh",
+            "rcu_barrier_sched"}
+RCU_DEFERS = {"call_rcu", "call_rcu_hurry", "kfree_rcu", "kvfree_rcu", "kfree_rcu_mightsleep",
+              "kvfree_rcu_mightsleep", "queue_rcu_work", "call_rcu_tasks", "call_rcu_tasks_trace"}
+SRCU_WAITS = {"synchronize_srcu", "synchronize_srcu_expedited"}
+SRCU_DEFERS = {"call_srcu"}
+
+# free call -> index of the freed pointer
+FREES = {"kfree": 0, "kvfree": 0, "kfree_sensitive": 0, "kzfree": 0, "vfree": 0, "kmem_cache_free": 1,
+         "free_percpu": 0, "kvfree_sensitive": 0}
+DEFERRED_FREES = {"kfree_rcu": 0, "kvfree_rcu": 0, "kfree_rcu_mightsleep": 0, "kvfree_rcu_mightsleep": 0}
+
+# unpublish call -> index of the argument naming what leaves the slot
+LIST_DELS = {"list_del_rcu": 0, "list_del_init_rcu": 0, "hlist_del_rcu": 0, "hlist_del_init_rcu": 0,
+             "hlist_nulls_del_rcu": 0, "hlist_nulls_del_init_rcu": 0, "list_replace_rcu": 0,
+             "hlist_replace_rcu": 0, "hlist_bl_del_rcu": 0}
+LIST_ADDS = {"list_add_rcu": 1, "list_add_tail_rcu": 1, "hlist_add_head_rcu": 1, "hlist_add_tail_rcu": 1,
+             "hlist_add_before_rcu": None, "hlist_add_behind_rcu": None, "hlist_nulls_add_head_rcu": 1,
+             "hlist_nulls_add_tail_rcu": 1, "hlist_bl_add_head_rcu": 1}
+POINTER_STORES = {"rcu_assign_pointer", "RCU_INIT_POINTER", "rcu_replace_pointer"}
+POINTER_LOADS = {"rcu_dereference", "rcu_dereference_bh", "rcu_dereference_sched", "rcu_dereference_check",
+                 "rcu_dereference_bh_check", "rcu_dereference_sched_check", "rcu_dereference_raw",
+                 "rcu_dereference_raw_check", "srcu_dereference", "srcu_dereference_check",
+                 "srcu_dereference_notrace", "rcu_dereference_protected", "rcu_access_pointer",
+                 "rcu_dereference_all", "rcu_dereference_all_check"}
+# loads that only a reader (not the update side) makes
+READER_LOADS = {"rcu_dereference", "rcu_dereference_bh", "rcu_dereference_sched", "rcu_dereference_check",
+                "rcu_dereference_bh_check", "rcu_dereference_sched_check", "srcu_dereference",
+                "srcu_dereference_check", "srcu_dereference_notrace", "rcu_dereference_all",
+                "rcu_dereference_all_check"}
+UPDATER_LOADS = {"rcu_dereference_protected", "rcu_access_pointer", "rcu_dereference_raw"}
+TABLE_LOOKUPS = {"xa_load": 0, "idr_find": 0, "radix_tree_lookup": 0, "radix_tree_lookup_slot": 0,
+                 "idr_get_next": 0, "xa_find": 0, "xa_find_after": 0}
+TABLE_REMOVES = {"xa_erase": 0, "__xa_erase": 0, "idr_remove": 0, "radix_tree_delete": 0,
+                 "radix_tree_delete_item": 0, "xa_erase_irq": 0, "xa_erase_bh": 0, "xa_release": 0}
+TABLE_STORES = {"xa_store": 0, "__xa_store": 0, "xa_insert": 0, "__xa_insert": 0, "xa_alloc": 0,
+                "__xa_alloc": 0, "xa_alloc_cyclic": 0, "__xa_alloc_cyclic": 0, "idr_alloc": 0,
+                "idr_alloc_cyclic": 0, "idr_alloc_u32": 0, "idr_replace": 0, "radix_tree_insert": 0,
+                "xa_store_irq": 0, "xa_store_bh": 0}
+RCU_ITERATORS = re.compile(r"^(?:h?list|hlist_nulls|hlist_bl)_for_each_entry(?:_from|_continue)?_(?:rcu|srcu)"
+                           r"(?:_notrace|_bh)?$")
+LIST_LOOKUPS = {"list_first_or_null_rcu", "list_next_or_null_rcu", "list_entry_rcu", "list_first_entry_rcu",
+                "hlist_first_rcu", "list_tail_rcu"}
+# reference grabs that make an object outlive the read-side section it was found in
+REF_GETS = re.compile(r"(?:^|_)(?:get|hold|grab|ref|tryget|get_unless_zero|inc_not_zero|inc|pin|lock)"
+                      r"(?:_\w+)?$|^kref_get|^refcount_inc|^atomic_inc|^atomic_long_inc|^percpu_ref_tryget"
+                      r"|^css_tryget|^get_\w+|^try_module_get|^kobject_get|^dget|^igrab|^mmget|^sock_hold")
+
+ANNOTATION = re.compile(r"__(acquires|releases|must_hold)\s*\(\s*([^()]*(?:\([^()]*\))?[^()]*)\s*\)")
+
+
+def is_null(text: str) -> bool:
+    return squash(text) in ("NULL", "0", "(void*)0", "((void*)0)")
+
+
+@dataclass(frozen=True)
+class ReadSite:
+    """Where a function loads from a slot: the call or iterator, and what protects it there."""
+
+    slot: str
+    function: str
+    lines: tuple[int, int]
+    how: str  # rcu_dereference, list_for_each_entry_rcu, xa_load, ...
+    protection: str | None  # "rcu" / "srcu:<domain key>" / "lock" / "lockdep" / None (nothing seen)
+    var: str | None = None  # the variable that receives the loaded pointer, when one does
+
+
+@dataclass(frozen=True)
+class CallSite:
+    caller: str
+    callee: str
+    lines: tuple[int, int]
+    held: frozenset[str]  # the lock keys held at the call on some path (kind:key)
+
+
+@dataclass
+class Summary:
+    """What a call to a function of this file does (over its bounded paths)."""
+
+    name: str
+    takes: set[str] = field(default_factory=set)  # section/lock keys it takes ("rcu", "srcu:&d", "mutex:&m")
+    releases: set[str] = field(default_factory=set)
+    leaves_held: set[str] = field(default_factory=set)  # taken and still held at some return: an acquire helper
+    releases_unheld: set[str] = field(default_factory=set)  # released without taking: a release helper
+    waits: set[str] = field(default_factory=set)  # "rcu" or "srcu:<domain key>" it waits for (any path)
+    frees_params: set[int] = field(default_factory=set)  # parameters it frees (kfree family) on some path
+    sleeps: str | None = None  # the call that may sleep on some path, when one does
+    annotated: set[str] = field(default_factory=set)  # __acquires/__releases/__must_hold texts
+
+
+def lock_key(op) -> str:
+    """`rcu` for classic RCU flavours, `srcu:<domain>` for SRCU, `<kind>:<expr>` for other locks."""
+    if op.kind in RCU_FLAVOURS:
+        return "rcu"
+    return f"{op.kind}:{op.key}"
+
+
+class RcuIndex:
+    """The RCU view of one file (see the module documentation). Built lazily, kept per file."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.facts = ctx.facts
+        self.types = VariableTypes(ctx)
+        self.names = {f.name for f in self.facts.functions}
+        self._calls_by_function: dict[str, list] = {}
+        for c in self.facts.calls:
+            if c.function:
+                self._calls_by_function.setdefault(c.function, []).append(c)
+
+    # -- keys
+
+    def calls_in(self, function: str) -> list:
+        return self._calls_by_function.get(function, [])
+
+    @cached_property
+    def aliases(self) -> dict[str, dict[str, str]]:
+        """function -> {local: expression it was set to}, for locals set once from a member or
+        address (`xa = &pool->xa`, `sbi = sb->s_fs_info`)."""
+        out: dict[str, dict[str, str]] = {}
+        seen: dict[tuple[str, str], int] = {}
+        for a in self.facts.assignments:
+            if not a.function or not re.fullmatch(r"\w+", a.target):
+                continue
+            seen[(a.function, a.target)] = seen.get((a.function, a.target), 0) + 1
+            if a.operator in ("=", "init"):
+                out.setdefault(a.function, {})[a.target] = squash(a.value)
+        for (fn, var), count in seen.items():
+            if count > 1:
+                out.get(fn, {}).pop(var, None)  # set twice: not an alias
+        return out
+
+    def resolve(self, function: str | None, expr: str) -> str:
+        """An expression with a once-set local replaced by what it was set to."""
+        text = squash(expr)
+        if function is None:
+            return text
+        local = self.aliases.get(function, {})
+        m = re.fullmatch(r"(&?)\(?(\w+)\)?((?:->|\.)\w+(?:(?:->|\.)\w+)*)?", text)
+        if m and m.group(2) in local and not local[m.group(2)].startswith(("(", "kzalloc", "kmalloc")):
+            base = local[m.group(2)]
+            if m.group(3):
+                if base.startswith("&"):
+                    return f"{m.group(1)}{base[1:]}{m.group(3).replace('->', '.', 1)}"
+                return f"{m.group(1)}{base}{m.group(3)}"
+            if not m.group(1):
+                return base
+        return text
+
+    def slot(self, function: str | None, expr: str) -> str:
+        """The key of a pointer slot or table: `struct T::m` (through a local's declared type),
+        else the expression itself without `&`."""
+        text = self.resolve(function, expr)
+        text = text[1:] if text.startswith("&") else text
+        m = re.fullmatch(r"\(?(\w+)\)?(->|\.)(\w+(?:(?:\.|->)\w+)*)", text)
+        if m:
+            struct = self.types.struct_of(function, m.group(1), pointer=m.group(2) == "->")
+            if struct:
+                return f"{struct}::{m.group(3).replace('->', '.')}"
+        m = re.fullmatch(r"\(?(\w+)\)?(->|\.)(\w+)\[[^\]]*\]", text)  # sdata->link[id]
+        if m:
+            struct = self.types.struct_of(function, m.group(1), pointer=m.group(2) == "->")
+            if struct:
+                return f"{struct}::{m.group(3)}[]"
+        return text
+
+    def entry(self, function: str | None, expr: str) -> tuple[str, str, str] | None:
+        """`&obj->node` -> (obj, list key `list:struct T::node`, member) for list add/del calls."""
+        m = MEMBER.match(squash(expr))
+        if not m or m.group(2) != "->":
+            return None
+        struct = self.types.struct_of(function, m.group(1))
+        return m.group(1), f"list:{struct or '?'}::{m.group(3)}", m.group(3)
+
+    def cursor_list(self, function: str | None, cursor: str, member: str) -> str:
+        struct = self.types.struct_of(function, squash(cursor))
+        return f"list:{struct or '?'}::{squash(member)}"
+
+    # -- who reads
+
+    @cached_property
+    def read_sites(self) -> list[ReadSite]:
+        out: list[ReadSite] = []
+        facts = self.facts
+        for loop in facts.loops:
+            if not loop.function or not RCU_ITERATORS.match(loop.macro) or len(loop.args) < 3:
+                continue
+            key = self.cursor_list(loop.function, loop.args[0], loop.args[2])
+            out.append(ReadSite(key, loop.function, loop.lines, loop.macro,
+                                self.protection(loop.function, loop.lines[0], loop.args[3] if len(loop.args) > 3 else None),
+                                squash(loop.args[0])))
+        assigned = {a.lines[0]: a for a in facts.assignments}
+        for call in facts.calls:
+            if not call.function or not call.args:
+                continue
+            if call.name in POINTER_LOADS:
+                cond = call.args[1] if call.name.endswith("_check") or call.name in (
+                    "srcu_dereference", "rcu_dereference_protected", "srcu_dereference_notrace") else None
+                if call.name == "rcu_dereference_protected":
+                    prot = "lockdep"
+                elif call.name == "rcu_access_pointer" or call.name.startswith("rcu_dereference_raw"):
+                    prot = "lockdep"
+                elif call.name.startswith("srcu_dereference"):
+                    prot = "srcu:" + self.slot(call.function, call.args[1]) if len(call.args) > 1 else "srcu"
+                    prot = self.protection(call.function, call.lines[0], None) or prot
+                else:
+                    prot = self.protection(call.function, call.lines[0], cond)
+                a = assigned.get(call.lines[0])
+                var = squash(a.target) if a is not None and a.value.startswith(call.name) else None
+                out.append(ReadSite(self.slot(call.function, call.args[0]), call.function, call.lines, call.name,
+                                    prot, var))
+            elif call.name in TABLE_LOOKUPS:
+                a = assigned.get(call.lines[0])
+                var = squash(a.target) if a is not None and call.name in a.value else None
+                out.append(ReadSite("table:" + self.slot(call.function, call.args[0]), call.function, call.lines,
+                                    call.name, self.protection(call.function, call.lines[0], None), var))
+            elif call.name in LIST_LOOKUPS and len(call.args) >= 3:
+                out.append(ReadSite(f"list:?::{squash(call.args[2])}", call.function, call.lines, call.name,
+                                    self.protection(call.function, call.lines[0], None)))
+        return out
+
+    def readers_of(self, slot: str, *, protected: bool = True) -> list[ReadSite]:
+        """The read sites of a slot (those inside a read-side section or under a lockdep condition
+        naming one when `protected`; an iterator list key with an unknown entry type matches by
+        member)."""
+        out = []
+        for site in self.read_sites:
+            if site.how in UPDATER_LOADS:
+                continue
+            if site.slot == slot or (slot.startswith("list:") and site.slot.startswith("list:?::")
+                                     and site.slot.split("::")[-1] == slot.split("::")[-1]):
+                if not protected or (site.protection or "").startswith(("rcu", "srcu")):
+                    out.append(site)
+        return out
+
+    def protection(self, function: str, line: int, lockdep: str | None) -> str | None:
+        """What protects a load at `line` of `function`: a read-side section it sits in, a lockdep
+        condition, a lock, or what every caller in the file holds."""
+        if lockdep and re.search(r"rcu_read_lock\w*_held|rcu_read_lock_any_held", lockdep):
+            return "rcu"
+        if lockdep and re.search(r"srcu_read_lock_held", lockdep):
+            return "srcu"
+        flow = self.facts.flow(function)
+        if flow is not None:
+            for s in flow.sections_at(line):
+                if s.lock.kind in RCU_FLAVOURS:
+                    return "rcu"
+                if s.lock.kind == "srcu":
+                    return f"srcu:{self.slot(function, s.lock.key)}"
+        if lockdep and not re.fullmatch(r"\(*\s*(?:false|0)\s*\)*", lockdep):
+            return "lockdep"
+        if flow is not None and any(s.contains(line) for s in flow.sections):
+            return "lock"
+        held = self.held_by_callers(function)
+        if held:
+            return "rcu" if "rcu" in held else ("srcu" if any(h.startswith("srcu:") for h in held) else "lock")
+        return None
+
+    # -- function summaries
+
+    @cached_property
+    def summaries(self) -> dict[str, Summary]:
+        out: dict[str, Summary] = {}
+        for fn in self.facts.functions:
+            if fn.name in out:
+                continue
+            s = Summary(fn.name)
+            for spec in fn.specifiers:
+                for kind, what in ANNOTATION.findall(spec):
+                    s.annotated.add(f"{kind}:{squash(what)}")
+            out[fn.name] = s
+        self._annotations_from_source(out)
+        for name, s in out.items():
+            calls = self.calls_in(name)
+            if not calls:
+                continue
+            params = self._params(name)
+            for c in calls:
+                if c.name in RCU_WAITS or c.name in RCU_DEFERS:
+                    s.waits.add("rcu")
+                elif (c.name in SRCU_WAITS or c.name in SRCU_DEFERS) and c.args:
+                    s.waits.add("srcu:" + self.slot(name, c.args[0]))
+                index = FREES.get(c.name)
+                if index is not None and len(c.args) > index and squash(c.args[index]) in params \
+                        and not self.typesafe_free(c.name, c.args):
+                    s.frees_params.add(params.index(squash(c.args[index])))
+                if s.sleeps is None and may_sleep(c.name, c.args):
+                    s.sleeps = c.name
+            if any(c.name in RCU_LOCKS or c.name in RCU_UNLOCKS or c.name in SRCU_LOCKS or c.name in SRCU_UNLOCKS
+                   for c in calls):
+                self._lock_effects(name, s)
+        self._propagate(out)
+        return out
+
+    @cached_property
+    def typesafe_caches(self) -> set[str]:
+        """kmem_caches created SLAB_TYPESAFE_BY_RCU: their objects may be freed at once, readers
+        revalidate what they find (the slab's memory stays a valid object of the type)."""
+        out = set()
+        for a in self.facts.assignments:
+            if "SLAB_TYPESAFE_BY_RCU" in a.value and re.match(r"^(?:kmem_cache_create\w*|KMEM_CACHE\w*)\s*\(", a.value):
+                out.add(squash(a.target))
+        return out
+
+    def typesafe_free(self, name: str, args) -> bool:
+        return name == "kmem_cache_free" and bool(args) and squash(args[0]) in self.typesafe_caches
+
+    def _annotations_from_source(self, out: dict[str, Summary]) -> None:
+        # `static void *seq_start(...) __acquires(RCU)`: the mask blanks annotations, so they are
+        # read from the source text between the parameter list and the body.
+        source = self.ctx.unit.source
+        for fn in self.facts.functions:
+            node = self.ctx.unit.function(fn.name)
+            if node is None:
+                continue
+            body = node.child_by_field_name("body")
+            head = source[node.start_byte:body.start_byte if body is not None else node.end_byte]
+            text = head.decode("utf-8", "replace")
+            for kind, what in ANNOTATION.findall(text):
+                out[fn.name].annotated.add(f"{kind}:{squash(what)}")
+
+    def _params(self, name: str) -> list[str]:
+        fn = self.facts.function(name)
+        return [p.name or "" for p in fn.params] if fn is not None else []
+
+    def _lock_effects(self, name: str, s: Summary) -> None:
+        flow = self.facts.flow(name)
+        if flow is None:
+            return
+        for path in flow.paths:
+            held: list[str] = []
+            for e in path.events:
+                if e.lock is None or e.lock.kind not in RCU_FLAVOURS | {"srcu"}:
+                    continue
+                key = lock_key(e.lock) if e.lock.kind in RCU_FLAVOURS else "srcu:" + self.slot(name, e.lock.key)
+                if e.lock.action == "acquire":
+                    held.append(key)
+                    s.takes.add(key)
+                else:
+                    s.releases.add(key)
+                    if key in held:
+                        held.remove(key)
+                    else:
+                        s.releases_unheld.add(key)
+            if path.exit in ("return", "end"):
+                s.leaves_held.update(held)
+
+    def _propagate(self, out: dict[str, Summary]) -> None:
+        """A function that calls a file-local function which waits, or may sleep, does too."""
+        callees = {name: {c.name for c in self.calls_in(name) if c.name in out and c.name != name} for name in out}
+        for _ in range(3):
+            changed = False
+            for name, called in callees.items():
+                s = out[name]
+                for c in called:
+                    t = out[c]
+                    if not t.waits <= s.waits:
+                        s.waits |= t.waits
+                        changed = True
+                    if s.sleeps is None and t.sleeps is not None:
+                        s.sleeps = f"{c}() -> {t.sleeps}" if "->" not in t.sleeps else f"{c}() -> ..."
+                        changed = True
+            if not changed:
+                break
+
+    def is_acquire_helper(self, name: str, key: str) -> bool:
+        """A function that returns holding `key` by design: annotated __acquires(), or paired in
+        this file with a function that releases `key` without taking it (the *_enter()/*_exit()
+        and seq_file start/stop idioms)."""
+        s = self.summaries.get(name)
+        if s is None:
+            return False
+        if any(a.startswith("acquires:") for a in s.annotated):
+            return True
+        return any(key in t.releases_unheld and t.name != name for t in self.summaries.values())
+
+    def is_release_helper(self, name: str, key: str) -> bool:
+        s = self.summaries.get(name)
+        if s is None:
+            return False
+        return any(a.startswith("releases:") for a in s.annotated) or key in s.releases_unheld
+
+    # -- callers
+
+    @cached_property
+    def call_sites(self) -> dict[str, list[CallSite]]:
+        """callee -> the calls to it in this file, each with the locks held there on some path."""
+        out: dict[str, list[CallSite]] = {}
+        wanted = self.names
+        for caller in {c.function for c in self.facts.calls if c.function and c.name in wanted}:
+            flow = self.facts.flow(caller)
+            if flow is None:
+                continue
+            seen: set[tuple] = set()
+            for path in flow.paths:
+                held: list[str] = []
+                for e in path.events:
+                    if e.lock is not None:
+                        key = lock_key(e.lock) if e.lock.kind in RCU_FLAVOURS else (
+                            "srcu:" + self.slot(caller, e.lock.key) if e.lock.kind == "srcu" else lock_key(e.lock))
+                        if e.lock.action == "acquire":
+                            held.append(key)
+                        elif key in held:
+                            held.remove(key)
+                        continue
+                    if e.kind == "call" and e.name in wanted:
+                        k = (e.name, e.lines, frozenset(held))
+                        if k not in seen:
+                            seen.add(k)
+                            out.setdefault(e.name, []).append(CallSite(caller, e.name, e.lines, frozenset(held)))
+        return out
+
+    def held_by_callers(self, function: str) -> frozenset[str]:
+        """The locks every call of `function` in this file holds (empty when it has no callers here,
+        or any caller holds none)."""
+        sites = self.call_sites.get(function, [])
+        if not sites:
+            return frozenset()
+        common = None
+        for site in sites:
+            common = site.held if common is None else common & site.held
+        return common or frozenset()
+
+    @cached_property
+    def address_taken(self) -> set[str]:
+        """Functions used as values: in struct initializers (ops tables), or passed to a call."""
+        out = set()
+        for init in self.facts.initializers:
+            for e in init.entries:
+                v = squash(e.value).lstrip("&")
+                if v in self.names:
+                    out.add(v)
+        for c in self.facts.calls:
+            for a in c.args:
+                a = squash(a).lstrip("&")
+                if a in self.names:
+                    out.add(a)
+        return out
+
+
+# calls that may sleep, and allocation flags that let an allocation sleep
+_SLEEPERS = re.compile(
+    r"^(?:mutex_lock\w*|down|down_read|down_write|down_interruptible|down_killable|down_timeout|"
+    r"down_read_killable|down_write_killable|msleep\w*|ssleep|usleep_range\w*|schedule\w*|"
+    r"wait_for_completion\w*|wait_event\w*|synchronize_rcu\w*|synchronize_srcu\w*|synchronize_net|"
+    r"rcu_barrier\w*|srcu_barrier|flush_work|flush_delayed_work|flush_workqueue|cancel_work_sync|"
+    r"cancel_delayed_work_sync|destroy_workqueue|might_sleep|cond_resched\w*|vmalloc\w*|vzalloc\w*|"
+    r"copy_from_user|copy_to_user|get_user|put_user|clear_user|strncpy_from_user|kthread_stop|"
+    r"request_firmware\w*|kvmalloc\w*|kvzalloc\w*|kvcalloc|vfree|kvfree|percpu_down_write|"
+    r"percpu_down_read|lock_sock|rtnl_lock|device_lock|del_timer_sync|timer_delete_sync|"
+    r"free_irq|mmap_read_lock|mmap_write_lock|filemap_fdatawait\w*|sync_filesystem|"
+    r"blk_mq_freeze_queue\w*|msleep_interruptible|alloc_workqueue)$")
+_GFP_ARG = {"kmalloc": 1, "kzalloc": 1, "kcalloc": 2, "kmalloc_array": 2, "krealloc": 2, "kmemdup": 2,
+            "kstrdup": 1, "kmem_cache_alloc": 1, "kmem_cache_zalloc": 1, "alloc_pages": 0, "__get_free_page": 0,
+            "__get_free_pages": 0, "get_zeroed_page": 0, "xa_store": 3, "xa_insert": 3, "xa_alloc": 4,
+            "xa_alloc_cyclic": 5, "idr_alloc": 4, "idr_alloc_cyclic": 4, "idr_alloc_u32": 4, "kmalloc_node": 1,
+            "kzalloc_node": 1, "alloc_skb": 1, "kstrndup": 2, "kmemdup_nul": 2, "radix_tree_preload": 0,
+            "idr_preload": 0, "kasprintf": 0, "mempool_alloc": 1, "dma_alloc_coherent": 3, "alloc_page": 0}
+_SLEEPING_GFP = re.compile(r"\bGFP_(?:KERNEL|NOFS|NOIO|USER|HIGHUSER\w*|KERNEL_ACCOUNT)\b")
+
+
+def may_sleep(name: str, args: tuple[str, ...]) -> bool:
+    """Whether a call may sleep: a sleeping primitive, or an allocation with a GFP mask that lets
+    it block (GFP_KERNEL, GFP_NOFS, ...)."""
+    if _SLEEPERS.match(name):
+        return True
+    index = _GFP_ARG.get(name)
+    if index is not None and len(args) > index:
+        return bool(_SLEEPING_GFP.search(args[index]))
+    return False
+
+
+def index(ctx) -> RcuIndex:
+    """The RcuIndex of a FileContext's file, built once and shared by every rule on the patch."""
+    key = ("rcu-index", id(ctx.file))
+    cache = ctx._units
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = RcuIndex(ctx)
+    return found
