@@ -174,11 +174,9 @@ def agreement(raws: list[bytes], reports: list[dict]) -> dict:
         msgs = [lore.parse_message(r) for r in raws_of_thread]
         first = next((m for m in (lore.clean_msgid(x) for x in msgs) if m), None)
         try:
-            latest = thread.assemble(msgs, first)
+            versions = thread.assemble_versions(msgs, first)
         except ReviewbotError:
             continue
-        versions = [latest] + [thread.assemble(msgs, first, revision=r) for r in latest.revisions
-                               if r != latest.revision]
         for series in versions:
             for patch in series.patches:
                 for item in commented_lines(patch):

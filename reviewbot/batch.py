@@ -312,12 +312,10 @@ def review_thread(job: tuple[int, list[bytes]]) -> list[Outcome]:
         if first is None:
             return [Outcome(index, "no-patches", error="no message with a Message-ID")]
         try:
-            latest = thread.assemble(msgs, first)
+            versions = thread.assemble_versions(msgs, first)
         except ReviewbotError as exc:
             status = "no-patches" if str(exc).startswith("no patches") else "failed"
             return [Outcome(index, status, error=str(exc), msgid=first)]
-        versions = [latest] + [thread.assemble(msgs, first, revision=r)
-                               for r in sorted(latest.revisions, reverse=True) if r != latest.revision]
         covered = {p.msgid for s in versions for p in s.patches}
         loose = [m for m in msgs if lore.clean_msgid(m) not in covered and not lore.is_reply(m) and lore.has_diff(m)]
         if loose:

@@ -79,7 +79,14 @@ class ChangedFile:
         """
         if not self.post_image:
             return ""
-        return "".join(self.post_image.get(n, "") + "\n" for n in range(1, self.post_image_length + 1))
+        out: list[str] = []
+        last = 0
+        for n in sorted(self.post_image):  # gaps as runs of newlines: a hunk at line 9000 is cheap
+            if n - last > 1:
+                out.append("\n" * (n - last - 1))
+            out.append(self.post_image[n] + "\n")
+            last = n
+        return "".join(out)
 
     def removed_lines(self) -> tuple[DiffLine, ...]:
         return tuple(line for hunk in self.hunks for line in hunk.lines if line.kind == "-")

@@ -77,78 +77,107 @@ def assemble(msgs: list[EmailMessage], msgid: str, revision: int | None = None) 
 
     Raises InputError when msgid is not in `msgs`, the thread holds no patches, or it has no such
     revision.
+    """
+    return ThreadView(msgs, msgid).series(revision)
+
+
+def assemble_versions(msgs: list[EmailMessage], msgid: str) -> list[Series]:
+    """Every version of the series in the thread, latest first (b4 reads the thread once)."""
+    view = ThreadView(msgs, msgid)
+    latest = view.series(None)
+    return [latest] + [view.series(r) for r in sorted(latest.revisions, reverse=True) if r != latest.revision]
+
+
+class ThreadView:
+    """One thread given to b4 once, from which each version of its series is assembled.
 
     Only patches and cover letters go into b4's LoreMailbox: a message whose subject makes it a
     reply ("Re: ...") is always one of b4's follow-ups, and we attach replies ourselves anyway,
     so b4 need not build its LoreMessage (trailers, diff scan) for each of them.
     """
-    by_id = {}
-    for msg in msgs:
-        mid = lore.clean_msgid(msg)
-        if mid and mid not in by_id:
-            by_id[mid] = msg
-    if msgid not in by_id:
-        raise InputError(f"Message-ID <{msgid}> is not in the thread")
-    subject_replies = {mid for mid, msg in by_id.items() if lore.is_reply(msg)}
-    mailbox, refused = lore.series_mailbox([msg for mid, msg in by_id.items() if mid not in subject_replies])
-    series = lore.mailbox_series(mailbox, revision)
-    if series is None and revision is not None:
-        raise InputError(f"no v{revision} of the series in the thread of <{msgid}>")
-    # Patch mails b4 could not be given (lines that would make its trailer scan hang, headers its
-    # parser refuses) are read without it, in their own slots of this version.
-    refused_at = {}
-    for msg, _reason in refused:
-        mail = lore.patch_mail(msg)
-        if series is not None and mail.revision == series.revision and 0 < mail.counter <= series.expected \
-                and series.patches[mail.counter] is None:
-            refused_at.setdefault(mail.counter, mail)
-    if series is None and refused and revision is None:
-        # b4 could read no patch of the thread: each patch mail stands alone, read without b4
-        mails = [lore.patch_mail(msg) for msg, _reason in refused]
-        patches = tuple(_patch(mail, mail.counter, mail.expected, mail.revision, []) for mail in mails)
-        return single_series(patches, mails[0].subject)
-    if series is None or not (any(p is not None for p in series.patches[1:]) or refused_at):
-        raise InputError(f"no patches in the thread of <{msgid}>")
 
-    present = [(n, p) for n, p in enumerate(series.patches) if p is not None and n > 0]
-    missing = tuple(n for n in range(1, series.expected + 1) if series.patches[n] is None and n not in refused_at)
-    cover_lmsg = series.patches[0] if series.has_cover else None
+    def __init__(self, msgs: list[EmailMessage], msgid: str):
+        self.msgid = msgid
+        self.by_id: dict[str, EmailMessage] = {}
+        for msg in msgs:
+            mid = lore.clean_msgid(msg)
+            if mid and mid not in self.by_id:
+                self.by_id[mid] = msg
+        if msgid not in self.by_id:
+            raise InputError(f"Message-ID <{msgid}> is not in the thread")
+        self.subject_replies = {mid for mid, msg in self.by_id.items() if lore.is_reply(msg)}
+        self.mailbox, self.refused = lore.series_mailbox(
+            [msg for mid, msg in self.by_id.items() if mid not in self.subject_replies])
+        self._replies: dict[str, Reply] = {}
 
-    # Attach replies: each reply goes to the nearest series message above it.
-    anchors = {p.msgid for _, p in present} | {mail.msgid for mail in refused_at.values()}
-    if cover_lmsg is not None:
-        anchors.add(cover_lmsg.msgid)
-    replies: dict[str, list[Reply]] = {a: [] for a in anchors}
-    orphans: list[Reply] = []
-    for mid, msg in by_id.items():
-        if mid in anchors:
-            continue
-        if mid in subject_replies:
-            reply = _reply_of(msg, mid, *lore.reply_fields(msg))
-        else:
-            lmsg = mailbox.msgid_map.get(mid)
-            if lmsg is None or not lmsg.reply:
-                continue  # other versions' patches and covers are not replies
-            reply = _reply(msg, mid, lmsg)
-        anchor = _nearest_anchor(msg, mid, by_id, anchors)
-        (replies[anchor] if anchor else orphans).append(reply)
+    def _reply(self, mid: str, msg: EmailMessage) -> Reply | None:
+        if mid not in self._replies:
+            if mid in self.subject_replies:
+                self._replies[mid] = _reply_of(msg, mid, *lore.reply_fields(msg))
+            else:
+                lmsg = self.mailbox.msgid_map.get(mid)
+                if lmsg is None or not lmsg.reply:
+                    return None  # other versions' patches and covers are not replies
+                self._replies[mid] = _reply(msg, mid, lmsg)
+        return self._replies[mid]
 
-    patches = [(n, _patch(p, n, series.expected, series.revision, replies[p.msgid])) for n, p in present]
-    patches += [(n, _patch(mail, n, series.expected, series.revision, replies.get(mail.msgid, [])))
-                for n, mail in refused_at.items()]
-    patches = tuple(p for _, p in sorted(patches, key=lambda item: item[0]))
-    cover = (_patch(cover_lmsg, 0, series.expected, series.revision, replies[cover_lmsg.msgid], diff=False)
-             if cover_lmsg else None)
-    return Series(
-        revision=series.revision,
-        total=series.expected,
-        title=(cover_lmsg.subject if cover_lmsg is not None else series.subject) or "",
-        cover=cover,
-        patches=patches,
-        missing=missing,
-        revisions=tuple(lore.mailbox_revisions(mailbox)),
-        orphan_replies=tuple(sorted(orphans, key=_reply_order)),
-    )
+    def series(self, revision: int | None) -> Series:
+        msgid, by_id, mailbox, refused = self.msgid, self.by_id, self.mailbox, self.refused
+        series = lore.mailbox_series(mailbox, revision)
+        if series is None and revision is not None:
+            raise InputError(f"no v{revision} of the series in the thread of <{msgid}>")
+        # Patch mails b4 could not be given (lines that would make its trailer scan hang, headers
+        # its parser refuses) are read without it, in their own slots of this version.
+        refused_at = {}
+        for msg, _reason in refused:
+            mail = lore.patch_mail(msg)
+            if series is not None and mail.revision == series.revision and 0 < mail.counter <= series.expected \
+                    and series.patches[mail.counter] is None:
+                refused_at.setdefault(mail.counter, mail)
+        if series is None and refused and revision is None:
+            # b4 could read no patch of the thread: each patch mail stands alone, read without b4
+            mails = [lore.patch_mail(msg) for msg, _reason in refused]
+            patches = tuple(_patch(mail, mail.counter, mail.expected, mail.revision, []) for mail in mails)
+            return single_series(patches, mails[0].subject)
+        if series is None or not (any(p is not None for p in series.patches[1:]) or refused_at):
+            raise InputError(f"no patches in the thread of <{msgid}>")
+
+        present = [(n, p) for n, p in enumerate(series.patches) if p is not None and n > 0]
+        missing = tuple(n for n in range(1, series.expected + 1)
+                        if series.patches[n] is None and n not in refused_at)
+        cover_lmsg = series.patches[0] if series.has_cover else None
+
+        # Attach replies: each reply goes to the nearest series message above it.
+        anchors = {p.msgid for _, p in present} | {mail.msgid for mail in refused_at.values()}
+        if cover_lmsg is not None:
+            anchors.add(cover_lmsg.msgid)
+        replies: dict[str, list[Reply]] = {a: [] for a in anchors}
+        orphans: list[Reply] = []
+        for mid, msg in by_id.items():
+            if mid in anchors:
+                continue
+            reply = self._reply(mid, msg)
+            if reply is None:
+                continue
+            anchor = _nearest_anchor(msg, mid, by_id, anchors)
+            (replies[anchor] if anchor else orphans).append(reply)
+
+        patches = [(n, _patch(p, n, series.expected, series.revision, replies[p.msgid])) for n, p in present]
+        patches += [(n, _patch(mail, n, series.expected, series.revision, replies.get(mail.msgid, [])))
+                    for n, mail in refused_at.items()]
+        patches = tuple(p for _, p in sorted(patches, key=lambda item: item[0]))
+        cover = (_patch(cover_lmsg, 0, series.expected, series.revision, replies[cover_lmsg.msgid], diff=False)
+                 if cover_lmsg else None)
+        return Series(
+            revision=series.revision,
+            total=series.expected,
+            title=(cover_lmsg.subject if cover_lmsg is not None else series.subject) or "",
+            cover=cover,
+            patches=patches,
+            missing=missing,
+            revisions=tuple(lore.mailbox_revisions(mailbox)),
+            orphan_replies=tuple(sorted(orphans, key=_reply_order)),
+        )
 
 
 def _nearest_anchor(msg: EmailMessage, mid: str, by_id: dict, anchors: set[str]) -> str | None:
@@ -195,7 +224,9 @@ def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
     # The first MAX_ADDRESS_HEADERS To/Cc headers only: a mail with thousands costs seconds each parse.
     items = [(k, v) for k, v in msg.raw_items() if k.lower() == name.lower()][:MAX_ADDRESS_HEADERS]
     try:
-        values = [str(msg.policy.header_fetch_parse(k, v)) for k, v in items]
+        # Python's header registry is slow (most of a batch's header time); only encoded words
+        # ("=?utf-8?q?...") need it, plain addresses are read as they are.
+        values = [str(msg.policy.header_fetch_parse(k, v)) if "=?" in str(v) else str(v) for k, v in items]
     except (ValueError, TypeError, IndexError, AttributeError, RecursionError):  # the parser refuses it (CR/LF, nesting)
         values = [str(v) for k, v in items]
     try:
