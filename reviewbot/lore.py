@@ -416,11 +416,23 @@ def mailbox_series(mailbox: Any, revision: int | None) -> Any:
     which is a network query we do not want in a review. Nor do we use the trailers b4 carries
     over from older revisions by `git patch-id` (one `git patch-id` process per patch, ~10 ms
     each): the patch ids are set to "none known" before b4 would compute them.
+
+    b4's get_series() changes the mailbox as it goes (it adds the cover letter to the series on
+    every call, and a partial reroll fills a version with patches of the one before), so asking
+    twice corrupts the series. Each revision is asked for once, without reroll (a version is the
+    patches that were posted as it), and kept on the mailbox.
     """
     for lmsg in mailbox.msgid_map.values():
         if lmsg._git_patch_id is None:
             lmsg._git_patch_id = ""
-    return mailbox.get_series(revision, codereview_trailers=False)
+    if revision is None:
+        revision = mailbox.get_latest_revision()
+        if revision is None:
+            return None
+    cache = mailbox.__dict__.setdefault("_reviewbot_series", {})
+    if revision not in cache:
+        cache[revision] = mailbox.get_series(revision, codereview_trailers=False, reroll=False)
+    return cache[revision]
 
 
 def mailbox_revisions(mailbox: Any) -> list[int]:
