@@ -202,6 +202,12 @@ class _Walker:
         elif kind == "assignment_expression":
             left = node.child_by_field_name("left")
             events.append(self.event(ASSIGN, node, _squash(self.unit.text(left)) if left else ""))
+        elif kind == "init_declarator":  # `bool unmap = false;`: a local's first value is an assignment too
+            from reviewbot.csource import declarator_identifier
+
+            ident = declarator_identifier(node.child_by_field_name("declarator"))
+            if ident is not None:
+                events.append(self.event(ASSIGN, node, self.unit.text(ident)))
 
     def sequence(self, statements: list[Node]) -> list[_Outcome]:
         current: list[_Outcome] = [((), "next", None)]

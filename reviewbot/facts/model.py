@@ -199,12 +199,15 @@ class Facts:
         return next((i for i in self.initializers if i.variable == variable), None)
 
     def flow(self, function: str):
-        """The FunctionFlow of the function called `function` (the last one of that name)."""
+        """The FunctionFlow of the function called `function` (the last one of that name); None
+        when there is no such function, or the parser could not read all of it (paths through
+        an ERROR node are guesses, and a check must not report guesses)."""
         if function not in self._flows:
             from reviewbot.facts.flow import function_flow
 
             node = self.unit.function(function) if self.unit is not None else None
-            self._flows[function] = function_flow(self.unit, node) if node is not None else None
+            ok = node is not None and not node.has_error
+            self._flows[function] = function_flow(self.unit, node) if ok else None
         return self._flows[function]
 
     def calls_to(self, name: str, function: str | None = None) -> tuple[Call, ...]:

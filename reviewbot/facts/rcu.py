@@ -140,6 +140,9 @@ class Summary:
     frees_params: set[int] = field(default_factory=set)  # parameters it frees (kfree family) on some path
     sleeps: str | None = None  # the call that may sleep on some path, when one does
     annotated: set[str] = field(default_factory=set)  # __acquires/__releases/__must_hold texts
+    # may end its caller's RCU section: releases it without taking it, or calls a function that
+    # may (out of the file: one whose name says so, ipc_unlock(), *_put_*())
+    may_release: bool = False
 
 
 def lock_key(op) -> str:
@@ -343,6 +346,8 @@ class RcuIndex:
             if any(c.name in RCU_LOCKS or c.name in RCU_UNLOCKS or c.name in SRCU_LOCKS or c.name in SRCU_UNLOCKS
                    for c in calls):
                 self._lock_effects(name, s)
+            s.may_release = "rcu" in s.releases_unheld or any(
+                c.name not in out and MAY_RELEASE.search(c.name) and not _lock_primitive(c.name) for c in calls)
         self._propagate(out)
         return out
 
@@ -383,18 +388,20 @@ class RcuIndex:
             return
         for path in flow.paths:
             held: list[str] = []
+            taken: set[str] = set()
             for e in path.events:
                 if e.lock is None or e.lock.kind not in RCU_FLAVOURS | {"srcu"}:
                     continue
                 key = lock_key(e.lock) if e.lock.kind in RCU_FLAVOURS else "srcu:" + self.slot(name, e.lock.key)
                 if e.lock.action == "acquire":
                     held.append(key)
+                    taken.add(key)
                     s.takes.add(key)
                 else:
                     s.releases.add(key)
                     if key in held:
                         held.remove(key)
-                    else:
+                    elif key not in taken:  # released before this path took it: the caller's section
                         s.releases_unheld.add(key)
             if path.exit in ("return", "end"):
                 s.leaves_held.update(held)
@@ -414,19 +421,35 @@ class RcuIndex:
                     if s.sleeps is None and t.sleeps is not None:
                         s.sleeps = f"{c}() -> {t.sleeps}" if "->" not in t.sleeps else f"{c}() -> ..."
                         changed = True
+                    if t.may_release and not s.may_release and "rcu" not in s.takes:
+                        s.may_release = True
+                        changed = True
             if not changed:
                 break
 
     def is_acquire_helper(self, name: str, key: str) -> bool:
-        """A function that returns holding `key` by design: annotated __acquires(), or paired in
-        this file with a function that releases `key` without taking it (the *_enter()/*_exit()
-        and seq_file start/stop idioms)."""
+        """A function that returns holding `key` by design: annotated __acquires(), or paired with
+        a function of the file that releases `key` without taking it: by name (`*_enter()`/
+        `*_exit()`, `*_start()`/`*_stop()`, `*_lock()`/`*_unlock()`, `acquire_*()`/`release_*()`,
+        ...) or as the .start and .stop of one ops table (seq_file)."""
         s = self.summaries.get(name)
         if s is None:
             return False
         if any(a.startswith("acquires:") for a in s.annotated):
             return True
-        return any(key in t.releases_unheld and t.name != name for t in self.summaries.values())
+        partners = {p.lstrip("_") for p in _partner_names(name.lstrip("_"))} | {f"post_{name.lstrip('_')}"}
+        partners |= {p.lstrip("_") for p in self._table_partners(name)}
+        return any(key in t.releases_unheld for t in self.summaries.values() if t.name.lstrip("_") in partners)
+
+    def _table_partners(self, name: str) -> set[str]:
+        out = set()
+        for init in self.facts.initializers:
+            values = {e.designator: squash(e.value).lstrip("&") for e in init.entries}
+            for open_, close in ((".start", ".stop"), (".enter", ".exit"), (".lock", ".unlock"),
+                                 (".begin", ".end"), (".get", ".put")):
+                if values.get(open_) == name and close in values:
+                    out.add(values[close])
+        return out
 
     def is_release_helper(self, name: str, key: str) -> bool:
         s = self.summaries.get(name)
@@ -490,6 +513,34 @@ class RcuIndex:
                 if a in self.names:
                     out.add(a)
         return out
+
+
+# A call out of the file that may end the caller's RCU section for it (ipc_unlock(), *_put_afinfo()):
+# without its body a leak cannot be told from a hand-over.
+MAY_RELEASE = re.compile(r"unlock|_put\w*$|^put_|release|_end$|_exit$|_done$|_finish$")
+
+
+def _lock_primitive(name: str) -> bool:
+    """One of the lock calls facts.locks knows (spin_unlock, mutex_unlock, rcu_read_unlock, ...)."""
+    from reviewbot.facts.locks import lock_op
+
+    return lock_op(name, ("x",)) is not None
+
+
+_PAIRS = (("enter", "exit"), ("start", "stop"), ("begin", "end"), ("lock", "unlock"), ("get", "put"),
+          ("acquire", "release"), ("open", "close"), ("hold", "release"), ("grab", "release"))
+
+
+def _partner_names(name: str):
+    """The names a release partner of `name` would have: foo_enter -> foo_exit, acquire_x -> release_x."""
+    for a, b in _PAIRS:
+        for sep in ("_", ""):
+            if name.endswith(sep + a):
+                yield name[: len(name) - len(a)] + b
+            if name.startswith(a + sep):
+                yield b + name[len(a):]
+            if f"_{a}_" in name:
+                yield name.replace(f"_{a}_", f"_{b}_", 1)
 
 
 # calls that may sleep, and allocation flags that let an allocation sleep

@@ -241,3 +241,79 @@ int tbl_find_busy(void)
 	srcu_read_unlock(&tbl_srcu, outer);
 	return busy;
 }
+
+/*
+ * Ownership handed over on purpose: none of these is a leak.
+ */
+
+/* The caller gets the index through a pointer and calls dev_exit() with it. */
+bool dev_enter(struct ent *e, int *idx)
+{
+	*idx = srcu_read_lock(&e->users);
+	if (!e->cb) {
+		srcu_read_unlock(&e->users, *idx);
+		return false;
+	}
+	/* ok: SRCU001 */
+	return true;
+}
+
+void dev_exit(struct ent *e, int idx)
+{
+	srcu_read_unlock(&e->users, idx);
+}
+
+/* Annotated: returns holding the section on success. */
+struct ent *ent_get(struct ent *e, int *index)
+	__acquires(e->users)
+{
+	int idx = srcu_read_lock(&e->users);
+
+	if (e->key < 0) {
+		srcu_read_unlock(&e->users, idx);
+		return NULL;
+	}
+	*index = idx;
+	/* ok: SRCU001 */
+	return e;
+}
+
+static int ent_call_and_release(struct ent *e, int idx)
+{
+	int ret = e->cb(e);
+
+	srcu_read_unlock(&e->users, idx);
+	return ret;
+}
+
+/* The index goes to a callee that releases it. */
+int ent_call(struct ent *e)
+{
+	int idx = srcu_read_lock(&e->users);
+
+	if (e->key > 0)
+		/* ok: SRCU001 */
+		return ent_call_and_release(e, idx);
+	srcu_read_unlock(&e->users, idx);
+	return 0;
+}
+
+struct ent_req {
+	struct ent *e;
+	int idx;
+};
+
+/* The index is stored in the request; committing the request releases it. */
+struct ent_req *ent_req_start(struct ent_req *req, struct ent *e)
+{
+	int idx = srcu_read_lock(&e->users);
+
+	if (!e->cb) {
+		srcu_read_unlock(&e->users, idx);
+		return NULL;
+	}
+	req->e = e;
+	req->idx = idx;
+	/* ok: SRCU001 */
+	return req;
+}
