@@ -498,3 +498,52 @@ def test_an_unbreakable_subject_word_still_makes_valid_mail():
     draft = render([finding("X001", "error", 43, "Why?")], replace(v1_series(), patches=(patch,)))[0]
     assert all(len(line) <= 998 for line in draft.data.split(b"\n"))
     assert str(parse(draft.data)["Subject"]) == "Re: [PATCH] " + "x" * 2000
+
+
+# ---------------------------------------------------------------------------------------------
+# Races in two columns
+
+RACE = (
+    "A (named \"policy_a\": frees nothing, returns 0) is loaded; CPU0 handles an OOM while CPU1 unregisters A",
+    "CPU0 line 31: srcu_read_lock(&bpf_oom_srcu) enters a read-side section of bpf_oom_srcu",
+    "CPU0 line 32: the list walk reaches A's bpf_oom",
+    "CPU1 line 105: unregisters A: bpf_oom_ops_unreg()",
+    "CPU1 line 118: kfree() frees A's bpf_oom",
+    "CPU1: bpf_oom_ops_unreg() returns",
+    "CPU0 mm/oom_kill.c:1179: the in-kernel OOM killer is skipped",
+    "CPU0 line 33: reads bpf_oom->ops: A's bpf_oom was freed at line 118 (use after free)",
+)
+
+
+def test_a_race_is_drawn_in_two_columns_then_the_sentence():
+    f = finding("BPFOOM003", "error", 43, "Should bpf_oom_ops_unreg() wait for the readers?", trace=RACE)
+    lines = remail.comment(f)
+    assert lines[:2] == ["Consider the following race. A (named \"policy_a\": frees nothing, returns",
+                         "0) is loaded; CPU0 handles an OOM while CPU1 unregisters A:"]
+    head = lines.index("CPU0" + " " * 36 + "CPU1")
+    end = lines.index("", head)
+    diagram = lines[head + 1:end]
+    assert all(len(line) <= 78 for line in lines)
+    # One step per row, in order: a step's first line at its CPU's column (0 or 40), its
+    # continuation lines two further in, inside the same column.
+    indent = [len(line) - len(line.lstrip()) for line in diagram]
+    assert set(indent) == {0, 2, 40, 42}
+    firsts = [(col, line.strip()) for col, line in zip(indent, diagram) if col in (0, 40)]
+    assert firsts == [
+        (0, "line 31: srcu_read_lock(&bpf_oom_srcu)"), (0, "line 32: the list walk reaches A's"),
+        (40, "line 105: unregisters A:"), (40, "line 118: kfree() frees A's bpf_oom"),
+        (40, "bpf_oom_ops_unreg() returns"), (0, "mm/oom_kill.c:1179: the in-kernel OOM"),
+        (0, "line 33: reads bpf_oom->ops: A's")]
+    for col, line in zip(indent, diagram):  # CPU0's text never reaches into CPU1's column
+        assert col >= 40 or len(line) <= 38, line
+    assert lines[end + 1] == "Should bpf_oom_ops_unreg() wait for the readers?"
+
+
+def test_one_cpu_keeps_the_numbered_form_and_a_too_wide_word_falls_back_to_it():
+    one = ("A is loaded, then unregistered", "CPU0 line 105: unregisters A", "CPU0 line 118: kfree() leaks")
+    lines = remail.comment(finding("BPFOOM005", "warning", 43, "Is a cleanup missing?", trace=one))
+    assert lines[:5] == ["Consider the following sequence:", "", "  1. A is loaded, then unregistered",
+                         "  2. CPU0 line 105: unregisters A", "  3. CPU0 line 118: kfree() leaks"]
+    wide = RACE[:2] + ("CPU1 line 9: calls " + "x" * 40 + "()",)
+    lines = remail.comment(finding("BPFOOM003", "error", 43, "Why?", trace=wide))
+    assert lines[0] == "Consider the following sequence:" and not any(line.startswith("CPU0 ") for line in lines)

@@ -3,7 +3,8 @@
 The form follows shared/REVIEW-STYLE.md: the draft answers the patch in its own thread (Re: subject,
 In-Reply-To, References), goes To the author and Cc everyone the patch went to, quotes only the lines
 each comment is about (with the enclosing function or struct and `[...]` for what is cut), puts the
-comment right under them, and ends with a signature that says reviewbot wrote it.
+comment right under them, and ends with a signature that says reviewbot wrote it. A counterexample is
+given as numbered steps, or, when two CPUs act in it, as a race in one column per CPU.
 
 Findings a human already raised (`Finding.replied_by`, set by `reviewbot.dedupe.mark_replied`) are
 written as building on that reply ("As <name> asked, ...") when they add something, and left out when
@@ -278,6 +279,43 @@ def _steps(trace: tuple[str, ...]) -> list[str]:
     return out
 
 
+# A trace step as the models write it: "CPU0 line 33: ...", "CPU1 mm/oom_kill.c:1179: ...", "CPU1: ..."
+_CPU_STEP = re.compile(r"^(CPU\d+)(?: (line \d+|\S+:\d+))?: (.*)$")
+_GAP = 2  # spaces between two columns
+
+
+def _race(trace: tuple[str, ...]) -> tuple[str, list[str]] | None:
+    """A trace in which two or more CPUs act, drawn the way kernel reviewers draw a race: one column
+    per CPU headed by its name, one step per row in the order they happen, each step wrapped inside
+    its own column. Returns (the sentence before the diagram, the diagram lines), or None when the
+    trace is not a race or a word is too wide for its column (the numbered form is used then, so a
+    column is never broken). Steps of no CPU ("[...]", "the kernel: ...") span the whole width."""
+    steps = [" ".join(str(s).split()) for s in trace]
+    parsed = [_CPU_STEP.match(s) for s in steps]
+    cpus = sorted({m.group(1) for m in parsed if m}, key=lambda c: int(c[3:]))
+    if len(cpus) < 2:
+        return None
+    # The world comes first and is said in prose; the diagram starts at the first CPU step.
+    first = next(i for i, m in enumerate(parsed) if m)
+    setting = " ".join(steps[:first])
+    width = (COLUMNS - _GAP * (len(cpus) - 1)) // len(cpus)
+    starts = [i * (width + _GAP) for i in range(len(cpus))]
+    rows = ["".join(c.ljust(width + _GAP) for c in cpus).rstrip()]
+    for step, m in zip(steps[first:], parsed[first:]):
+        if m is None:
+            rows.extend(textwrap.wrap(step, COLUMNS, break_long_words=False, break_on_hyphens=False))
+            continue
+        text = f"{m.group(2)}: {m.group(3)}" if m.group(2) else m.group(3)
+        if any(len(word) > width - 2 for word in text.split()):
+            return None
+        pad = " " * starts[cpus.index(m.group(1))]
+        rows.extend(pad + line for line in textwrap.wrap(text, width, subsequent_indent="  ",
+                                                         break_long_words=False, break_on_hyphens=False))
+    if any(len(row) > COLUMNS for row in rows):
+        return None
+    return setting, rows
+
+
 def replier_name(reply: Reply | None) -> str:
     if reply is None:
         return "a reviewer"
@@ -289,6 +327,12 @@ def comment(finding: Finding, reply: Reply | None = None) -> list[str]:
     message = finding.message.strip()
     asked = f"As {replier_name(reply)} asked, " if finding.replied_by else ""
     if finding.trace:
+        race = _race(finding.trace)
+        if race is not None:
+            setting, diagram = race
+            intro = "consider the following race." + (f" {setting}:" if setting else "")
+            intro = asked + intro if asked else intro[0].upper() + intro[1:]
+            return _wrap(intro) + [""] + diagram + [""] + _wrap(message)
         intro = (asked + "consider the following sequence:") if asked else "Consider the following sequence:"
         return _wrap(intro) + [""] + _steps(finding.trace) + [""] + _wrap(message)
     if asked:
