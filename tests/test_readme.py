@@ -97,7 +97,7 @@ def test_watch_example_against_a_local_public_inbox(at_root, capsys, tmp_path):
             pytest.fail(f"public-inbox is missing ({', '.join(missing)}); .ci/run installs it")
         pytest.skip(f"public-inbox not installed (missing: {', '.join(missing)})")
     text = section("Mailboxes, lists and versions")
-    (serve,) = [c for c in commands(text, "python") if c[1:3] == ["-m", "tests.pi_server"]]
+    (serve,) = [c for c in commands(text, "python3") if c[1:3] == ["-m", "tests.pi_server"]]
     watch = only(commands(text, "reviewbot"), "watch")
     port = pi_server.free_port()  # the README's 8080 may be taken here
     assert serve[-3:] == ["--port", "8080", "&"]  # in the background, as the README runs it
