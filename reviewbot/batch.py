@@ -21,6 +21,10 @@ Outputs: a summary table at the end (stdout; stderr when stdout carries JSON lin
 json`, one JSON report per series (the `review --format json` report) into `--output DIR`, or JSON
 lines on stdout without --output; `--drafts DIR`: reply drafts (render/email.py), one folder per
 series. A progress bar on stderr when stderr is a terminal.
+
+Exit codes as `review`: 1 when a finding is at or above --fail-on, and 2 when a mailbox holds
+nothing to review (no messages, or threads without a single patch), as `review` of a thread without
+patches is. A --query search that matches nothing is not an error: the run reports 0 series.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--jobs", "-j", type=int, metavar="N", default=None,
                    help="worker processes (default: all cores)")
     add_common_options(p)
+    p.add_argument("--no-store", action="store_true", help="neither read nor write the review store")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="text: the summary table; json: one report per series (--output DIR) or JSON lines")
     p.add_argument("--output", metavar="DIR", help="with --format json: write <series>.json files here")
@@ -54,10 +59,10 @@ def add_parser(subparsers) -> None:
 
 
 def add_common_options(p: argparse.ArgumentParser) -> None:
-    """Options batch and watch share: the store, drafts, rules."""
+    """Options batch and watch share: the store, drafts, rules. (`--no-store` is batch's own: watch
+    keeps its state in the store.)"""
     p.add_argument("--store", metavar="PATH",
                    help="the review store (default: $XDG_DATA_HOME/reviewbot/store.sqlite3)")
-    p.add_argument("--no-store", action="store_true", help="neither read nor write the review store")
     d = p.add_argument_group("reply drafts")
     d.add_argument("--drafts", metavar="DIR", help="write reply drafts, one folder per series, here (never sent)")
     d.add_argument("--from", dest="from_", metavar="'NAME <ADDR>'",
@@ -519,6 +524,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     start = time.monotonic()
     raws = read_source(args.source, args.query)
+    if not raws and not args.query:
+        # As `review` does with an empty mbox: a mailbox with nothing to review is bad input. (A
+        # search that matches nothing is an answer, "nothing new", and ends as a run with 0 series.)
+        raise InputError(f"batch: {args.source}: no messages")
     threads = split_threads(raws)
     st = None if args.no_store else store_mod.Store(args.store)
     try:
@@ -541,6 +550,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     finally:
         if st is not None:
             st.close()
+    if not args.query and outcomes and all(o.status == "no-patches" for o in outcomes):
+        # `review` of a thread without patches exits 2; a whole mailbox without any is the same.
+        n = len(outcomes)
+        raise InputError(f"batch: {args.source}: no patches in its {n} thread{'s' if n != 1 else ''}")
     seconds = time.monotonic() - start
     reviewed = [o for o in outcomes if o.status == "reviewed"]
     table_stream = sys.stdout

@@ -224,11 +224,22 @@ def _catalogue(args: argparse.Namespace) -> list[dict]:
              "confidence": r.confidence, "summary": r.summary, "see": r.see, "readme": r.readme}
             for r in _load_rules(args)]
     for m in _load_models(args):
-        first = m.summary.split(". ")[0].rstrip(".") + "."
         rows += [{"id": k.id, "name": k.title, "pack": m.folder.parent.name, "kind": f"model {m.id}",
-                  "severity": k.severity, "confidence": k.confidence, "summary": first, "see": m.see,
-                  "readme": m.readme} for k in m.kinds]
+                  "severity": k.severity, "confidence": k.confidence,
+                  # A model's kinds each say their own thing; the model's first sentence is the
+                  # fallback for a model.toml written before kinds had summaries.
+                  "summary": k.summary or m.summary.split(". ")[0].rstrip(".") + ".", "see": m.see,
+                  "readme": _kind_readme(m, k)} for k in m.kinds]
     return sorted(rows, key=lambda row: row["id"])
+
+
+def _kind_readme(model, kind) -> str:
+    """What `explain <kind id>` prints: the kind's own README section, and where the rest is."""
+    section = model.kind_readme(kind.id)
+    if not section:
+        return model.readme
+    return (f"{section}\nSeverity {kind.severity}, confidence {kind.confidence}; reported by the reference "
+            f"model {model.id}\n(`reviewbot explain {model.id}` prints the whole model).\nsee: {model.see}\n")
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -249,6 +260,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     for row in _catalogue(args):
         if args.rule in (row["id"], row["name"]):
             _emit(row["readme"] or f"{row['id']} {row['name']}: {row['summary']}\n", None)
+            return EXIT_OK
+    for m in _load_models(args):  # a model as a whole, by its id or name
+        if args.rule in (m.id, m.name):
+            _emit(m.readme or f"{m.id} {m.name}: {m.summary}\n", None)
             return EXIT_OK
     raise InputError(f"no rule {args.rule!r} (see `reviewbot rules`)")
 

@@ -4,8 +4,9 @@ The only module that decides the source of a thread. The order is:
 
 - `--mbox PATH`: that file or maildir and nothing else;
 - `--lore URL`: that public-inbox archive and nothing else (b4's client, liblore's LoreNode);
-- neither: the archive bundled with reviewbot (the demo thread, so it works with no network), then the
-  archive b4 is configured to use (`b4.midmask`, by default lore.kernel.org), unless offline.
+- neither: the archives bundled with reviewbot (the real v1 BPF OOM thread, the demo, and a made-up v2
+  of its patch 01 for `reviewbot versions`, so both work with no network), then the archive b4 is
+  configured to use (`b4.midmask`, by default lore.kernel.org), unless offline.
 
 Threads fetched from an archive are cached under `$XDG_CACHE_HOME/reviewbot/threads/` (one mbox per
 archive and Message-ID, written atomically) and reused while younger than b4's `cache-expire`;
@@ -37,6 +38,12 @@ from reviewbot import lore
 from reviewbot.errors import ArchiveError, InputError
 
 _BUNDLED_NAME = "bpf-oom-v1.mbox"
+# The bundled archives: (name in the wheel's _data/archive/, path in a source checkout). pyproject's
+# force-include ships each one under its name.
+_BUNDLED = (
+    (_BUNDLED_NAME, "fixtures/bpf-oom-v1/thread.mbox"),
+    ("bpf-oom-v2-made-up.mbox", "fixtures/bpf-oom-v2-made-up/thread.mbox"),
+)
 
 # Bounds on what one thread may cost (docs/security.md). A lore thread of a large series is a few MiB
 # and a few hundred messages; the largest ones are tens of MiB and a few thousand.
@@ -189,13 +196,20 @@ def _split(splitter, data: bytes, error: type, where: str) -> list[EmailMessage]
 
 
 def bundled_archive_path() -> str:
-    """The archive that ships with reviewbot: the installed wheel's copy when there is one, else the
-    source checkout's fixtures/bpf-oom-v1/thread.mbox."""
+    """The demo archive that ships with reviewbot (the real v1 thread): the installed wheel's copy
+    when there is one, else the source checkout's fixtures/bpf-oom-v1/thread.mbox."""
+    return bundled_archive_paths()[0]
+
+
+def bundled_archive_paths() -> list[str]:
+    """Every archive that ships with reviewbot, the real v1 thread first: the installed wheel's
+    copies when there are, else the source checkout's fixtures."""
     here = Path(__file__).resolve().parent
-    installed = here / "_data" / "archive" / _BUNDLED_NAME
-    if installed.is_file():
-        return str(installed)
-    return str(here.parent / "fixtures" / "bpf-oom-v1" / "thread.mbox")
+    out = []
+    for name, checkout in _BUNDLED:
+        installed = here / "_data" / "archive" / name
+        out.append(str(installed if installed.is_file() else here.parent / checkout))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -216,8 +230,9 @@ def fetch_thread(msgid: str, source: Source) -> list[EmailMessage]:
     if source.lore is not None:
         return _from_archive(msgid, lore_base_url(source.lore), source, only_this_archive=True)
 
-    bundled = bundled_archive_path()
-    if os.path.isfile(bundled):
+    for bundled in bundled_archive_paths():
+        if not os.path.isfile(bundled):
+            continue
         try:
             thread = _thread_of(read_messages(bundled), msgid)
         except InputError:

@@ -1,8 +1,9 @@
 """Reference models: load the model packs, run them on a patch, turn their divergences into Findings.
 
 A model pack is a folder `rules/<pack>/model/` holding `model.toml` (id, name, summary, see, and one
-`[[finding]]` table per kind of finding it can report: id, title, severity, confidence), `model.py`
-(`run(patch) -> ModelResult`), `contract.py` and a README.md. Adding the folder adds the model.
+`[[finding]]` table per kind of finding it can report: id, title, severity, confidence, and the
+kind's own one-line summary), `model.py` (`run(patch) -> ModelResult`), `contract.py` and a
+README.md with a section `### <id> <title>` per kind. Adding the folder adds the model.
 
 A model reports `Divergence`s: where the patched code and the contract disagree, with the minimal
 counterexample as a trace. `run_models` keeps those at a line the patch adds (or related to one),
@@ -38,6 +39,7 @@ class FindingKind:
     # Rule ids whose finding says the same thing at the same lines: the engine keeps the model's
     # finding (it carries the counterexample) and drops the rule's, so a reply does not say it twice.
     subsumes: tuple[str, ...] = ()
+    summary: str = ""  # one line: what this kind of finding says (`reviewbot rules`)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,16 @@ class Model:
         path = self.folder / "README.md"
         return path.read_text(encoding="utf-8") if path.is_file() else ""
 
+    def kind_readme(self, rule: str) -> str:
+        """The README section of one kind of finding: from its `### <id>` heading to the next heading
+        (empty when the README has none), so `reviewbot explain <id>` is about that kind alone."""
+        lines = self.readme.splitlines(keepends=True)
+        start = next((i for i, line in enumerate(lines) if line.startswith(f"### {rule} ") or line.strip() == f"### {rule}"), None)
+        if start is None:
+            return ""
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#")), len(lines))
+        return "".join(lines[start:end]).rstrip("\n") + "\n"
+
 
 def load_models(rules_dir: Path | str | None = None) -> list[Model]:
     """Every model pack under rules_dir (default: the shipped rules), sorted by id."""
@@ -126,7 +138,7 @@ def _read_model(path: Path) -> Model:
         if entry["severity"] not in SEVERITIES or entry["confidence"] not in CONFIDENCES:
             raise InputError(f"model {data['id']}: finding {entry['id']}: bad severity or confidence")
         kinds.append(FindingKind(entry["id"], entry["title"], entry["severity"], entry["confidence"],
-                                 tuple(entry.get("subsumes", ()))))
+                                 tuple(entry.get("subsumes", ())), str(entry.get("summary", "")).strip()))
     if not (folder / "model.py").is_file():
         raise InputError(f"model {data['id']}: no model.py in {folder}")
     return Model(data["id"], data["name"], data["summary"], data["see"], folder, tuple(kinds))

@@ -18,6 +18,8 @@ from pathlib import Path
 from reviewbot.errors import InputError
 
 PATCH_SUFFIXES = (".patch", ".diff", ".eml", ".mbox")
+# As git decides that a file is binary: a NUL byte in its first 8000 bytes. C source and mail have none.
+BINARY_PROBE = 8000
 
 
 def add_parser(subparsers) -> None:
@@ -50,6 +52,9 @@ def run(args) -> int:
                 raise InputError(f"no such file or folder: {p}")
         totals = measure(args.paths, raw=args.raw)
         print(json.dumps(totals, indent=2))
+        if not totals["files"]:
+            # All-zero statistics look like a clean parse; say that nothing was parsed at all.
+            sys.stderr.write(f"reviewbot: parse --stats: no .c or .h files in {', '.join(args.paths)}\n")
         return 0
     try:
         _show(args, show, sys.stdout)
@@ -79,6 +84,8 @@ def _units(path: str, raw: bool, kernel_tree: str | None):
     if not file.is_file():
         raise InputError(f"no such file: {path}")
     data = file.read_bytes()
+    if b"\0" in data[:BINARY_PROBE]:
+        raise InputError(f"{path}: a binary file, not C source or a patch")
     if file.suffix in PATCH_SUFFIXES or data.startswith((b"From ", b"diff --git")):
         body = _patch_body(data)
         units = units_from_patch(body, kernel_tree)

@@ -19,7 +19,8 @@ State lives in the store (Atom entries read, incomplete versions waiting, review
 watch goes on where it stopped. When the archive cannot be reached, watch says so in one line on
 stderr per outage and tries again after a delay that doubles each time, up to `--max-backoff`
 seconds; when the archive answers again it goes back to `--interval`. `--once` runs one cycle
-(for cron and tests) and exits 3 when the archive could not be reached.
+(for cron and tests) and exits 3 when the archive could not be reached, with the one line saying
+so and no promise of another try. There is no `--no-store`: the store is watch's memory.
 """
 
 from __future__ import annotations
@@ -233,13 +234,17 @@ class Watcher:
         base = max(1.0, min(self.args.interval, 60.0))
         return min(self.args.max_backoff, base * (2 ** (self.failures - 1)))
 
-    def cycle(self) -> bool:
-        """One poll with outage bookkeeping: True when the archive answered."""
+    def cycle(self, last: bool = False) -> bool:
+        """One poll with outage bookkeeping: True when the archive answered. `last`: no poll follows
+        (--once), so a failure is reported as it is, without promising another try."""
         try:
             self.poll_once()
         except ArchiveError as exc:
             self.failures += 1
-            if self.outage_since is None:
+            if last:
+                self.err.write(f"reviewbot: watch: {exc}\n")
+                self.err.flush()
+            elif self.outage_since is None:
                 self.outage_since = self.clock()
                 self.err.write(f"reviewbot: watch: {exc}; trying again with backoff (at most every "
                                f"{self.args.max_backoff:g} s)\n")
@@ -253,7 +258,7 @@ class Watcher:
     def run(self, cycles: int | None = None) -> int:
         n = 0
         while cycles is None or n < cycles:
-            ok = self.cycle()
+            ok = self.cycle(last=cycles is not None and n + 1 >= cycles)
             n += 1
             if cycles is not None and n >= cycles:
                 return EXIT_OK if ok else EXIT_ARCHIVE
@@ -262,8 +267,6 @@ class Watcher:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    if args.no_store:
-        raise InputError("watch keeps its state in the store; --no-store is for batch")
     if args.interval <= 0 or args.grace < 0 or args.max_backoff <= 0:
         raise InputError("watch: --interval and --max-backoff must be positive, --grace not negative")
     watcher = Watcher(args)

@@ -6,7 +6,10 @@ The v2 (our own, derived from the real v1 thread): a cover letter "[PATCH v2 00/
 and patch "[PATCH v2 01/14]", which is v1's 01/14 with the lockdep condition of the SRCU list walk
 fixed (`false` -> `srcu_read_lock_held(&bpf_oom_srcu)`), and `if (ret && oc->bpf_memory_freed)`
 made `if (oc->bpf_memory_freed)` (what Suren's review asked about); the rest is as in v1. Both
-are dated a day after the last message of v1. In the same thread (in_thread=True) the cover
+are dated a day after the last message of v1, keep only the headers a mail client writes, and say
+in an X-Reviewbot-Note header that they are made up. fixtures/bpf-oom-v2-made-up/thread.mbox, shipped
+in the wheel for `reviewbot versions`, is this v2 in a thread of its own (`python -m tests.list_inbox`
+writes it). In the same thread (in_thread=True) the cover
 answers v1's cover letter, the way `b4 send` threads a new version under the old one; otherwise it
 starts a thread of its own.
 
@@ -51,8 +54,23 @@ def _retag(raw: bytes, msgid: str, subject_from: str, subject_to: str, in_reply_
     return raw
 
 
+# What a made-up message keeps of the real one it is made from: the real delivery headers (Received,
+# DKIM signatures, list headers) would pass it off as mail that went through a list.
+_KEPT = ("from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references", "mime-version",
+         "content-type", "content-transfer-encoding")
+MADE_UP = "made up by reviewbot's tests from the real v1; never sent to any list"
+
+
+def _made_up(raw: bytes) -> bytes:
+    head, sep, body = raw.partition(b"\n\n")
+    lines = re.sub(rb"\r?\n[ \t]+", b" ", head).split(b"\n")
+    kept = [ln for ln in lines if ln.split(b":", 1)[0].strip().lower().decode("ascii", "replace") in _KEPT]
+    return b"\n".join(kept + [f"X-Reviewbot-Note: {MADE_UP}".encode()]) + sep + body
+
+
 def v2_messages(in_thread: bool = False) -> list[bytes]:
-    """The v2 cover letter and patch 01/14 (see the module doc)."""
+    """The v2 cover letter and patch 01/14 (see the module doc), with only the headers a mail
+    client writes and an X-Reviewbot-Note saying that they are made up."""
     cover = (V1_DIR / f"{V1_COVER}.eml").read_bytes()
     cover = _retag(cover, V2_COVER, "[PATCH v1 00/14]", "[PATCH v2 00/14]", V1_COVER if in_thread else None)
     p01 = (V1_DIR / f"{V1_P01}.eml").read_bytes()
@@ -63,7 +81,7 @@ def v2_messages(in_thread: bool = False) -> list[bytes]:
     assert fixed.count(b"srcu_read_lock_held(&bpf_oom_srcu)") == 1 and b"if (oc->bpf_memory_freed)" in fixed
     # One more line in the hunk: fix the hunk header's new-side length.
     fixed = _bump_hunk(fixed, b"srcu_read_lock_held(&bpf_oom_srcu)")
-    return [cover, fixed]
+    return [_made_up(cover), _made_up(fixed)]
 
 
 def _bump_hunk(raw: bytes, marker: bytes) -> bytes:
@@ -128,3 +146,20 @@ def inbox(tmp: Path, messages: list[bytes], *, search: bool = False) -> pi_serve
     box = cls(tmp, "bpf", "bpf@vger.kernel.org")
     box.build(messages)
     return box
+
+
+BUNDLED_V2 = ROOT / "fixtures" / "bpf-oom-v2-made-up" / "thread.mbox"
+
+
+def bundled_v2_mbox() -> bytes:
+    """The bytes of fixtures/bpf-oom-v2-made-up/thread.mbox: v2_messages() in a thread of its own,
+    as an mboxrd (see that folder's README). `python -m tests.list_inbox` writes it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_mbox(Path(tmp) / "v2.mbox", v2_messages(in_thread=False)).read_bytes()
+
+
+if __name__ == "__main__":
+    BUNDLED_V2.write_bytes(bundled_v2_mbox())
+    print(f"wrote {BUNDLED_V2.relative_to(ROOT)}")

@@ -7,6 +7,11 @@ format stores mail: one git commit per message whose tree holds the raw message 
 `public-inbox-httpd`. Everything (HOME, PI_CONFIG, logs) lives in the given directory.
 
 Only addresses on 127.0.0.1 are used.
+
+From a checkout, `python -m tests.pi_server fixtures/bpf-oom-v1/messages --port 8080` serves a folder
+of *.eml files (or an mbox) as the list "bpf" at http://127.0.0.1:8080/bpf/ until it is stopped
+(^C or SIGTERM): the local archive the README's `reviewbot watch` example polls. It needs the
+public-inbox programs (Debian: apt-get install public-inbox).
 """
 
 from __future__ import annotations
@@ -82,11 +87,11 @@ class PublicInbox:
         )  # fmt: skip
         self._run("public-inbox-index", str(self.inboxdir))
 
-    def start(self, attempts: int = 3, wait: float = 30.0) -> str:
-        """Start public-inbox-httpd on a free port of 127.0.0.1 and wait until it answers."""
+    def start(self, attempts: int = 3, wait: float = 30.0, port: int | None = None) -> str:
+        """Start public-inbox-httpd on 127.0.0.1 (on `port`, else a free one) and wait until it answers."""
         last = ""
-        for _ in range(attempts):
-            self.port = free_port()
+        for _ in range(1 if port else attempts):
+            self.port = port or free_port()
             # Redirects public-inbox makes point at its configured URL: make it this server's.
             self._run("git", "config", "-f", str(self.config), f"publicinbox.{self.name}.url", self.url.rstrip("/"))
             log = open(self.root / "httpd.log", "ab")
@@ -260,3 +265,59 @@ class HangServer:
         for conn in self.conns:
             conn.close()
         self.sock.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# A local archive to try `reviewbot watch` on (the README's example)
+# --------------------------------------------------------------------------------------------------
+
+
+def _read_messages(source: Path) -> list[bytes]:
+    if source.is_dir():
+        return [f.read_bytes() for f in sorted(source.glob("*.eml"))]
+    from reviewbot import lore
+
+    return lore.split_mbox_raw(source.read_bytes())
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import signal
+    import sys
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="python -m tests.pi_server",
+                                     description="Serve messages as a public-inbox list on 127.0.0.1 until stopped.")
+    parser.add_argument("messages", type=Path, help="a folder of *.eml files, or an mbox")
+    parser.add_argument("--port", type=int, default=8080, help="the port on 127.0.0.1 (default 8080)")
+    parser.add_argument("--name", default="bpf", help="the list's name in the URL (default bpf)")
+    parser.add_argument("--address", default="bpf@vger.kernel.org", help="the list's address")
+    args = parser.parse_args(argv)
+    missing = missing_binaries()
+    if missing:
+        sys.stderr.write(f"pi_server: missing {', '.join(missing)} (Debian: apt-get install public-inbox)\n")
+        return 1
+    messages = _read_messages(args.messages)
+    if not messages:
+        sys.stderr.write(f"pi_server: no messages in {args.messages}\n")
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with tempfile.TemporaryDirectory(prefix="pi_server-") as tmp:
+        inbox = PublicInbox(Path(tmp), args.name, args.address)
+        inbox.build(messages)
+        try:
+            url = inbox.start(port=args.port)
+            print(f"serving {len(messages)} messages at {url} (^C stops it)", flush=True)
+            while not stop.wait(0.5):
+                if inbox.proc is None or inbox.proc.poll() is not None:
+                    sys.stderr.write("pi_server: public-inbox-httpd ended\n")
+                    return 1
+        finally:
+            inbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

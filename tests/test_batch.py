@@ -156,3 +156,23 @@ def test_progress_only_on_a_terminal():
         p.close()
     assert "2/2 series" in tty.getvalue() and "\r" in tty.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_nothing_to_review_is_exit_2_in_one_line_as_for_review(tmp_path, capsys):
+    empty = tmp_path / "empty.mbox"
+    empty.write_bytes(b"")
+    rc, out, err = run([str(empty), "--no-store"], capsys)
+    assert (rc, out, err) == (2, "", f"reviewbot: batch: {empty}: no messages\n")
+    # Messages, but not one patch: `review` says "no patches" with exit 2, and so does batch.
+    talk = [m for m in L.v1_messages() if b"Subject: Re:" in m][:3]
+    talk_mbox = L.write_mbox(tmp_path / "talk.mbox", talk)
+    rc, out, err = run([str(talk_mbox), "--no-store"], capsys)
+    assert rc == 2 and out == "" and len(err.splitlines()) == 1 and "no patches" in err
+    assert cli.main(["review", lore_id(talk[0]), "--mbox", str(talk_mbox)]) == 2
+    assert "no patches" in capsys.readouterr().err
+
+
+def lore_id(raw: bytes) -> str:
+    from reviewbot import lore
+
+    return lore.clean_msgid(lore.parse_message(raw))

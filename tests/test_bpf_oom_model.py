@@ -83,6 +83,21 @@ def test_v1_counterexamples_are_minimal(v1_findings):
     assert "(use after free)" in by["BPFOOM003"].trace[-1]
 
 
+def test_v1_trace_steps_in_another_file_name_that_file(v1_findings):
+    # Lines of mm/oom_kill.c (the OOM hook) must not read as lines of mm/bpf_oom.c.
+    findings, _ = v1_findings
+    f = next(f for f in findings if f.rule == "BPFOOM002")
+    assert f.file == "mm/bpf_oom.c"
+    hook = [t for t in f.trace if "the in-kernel OOM killer is skipped" in t and t.startswith("CPU0")]
+    assert hook and all(t.startswith("CPU0 mm/oom_kill.c:") for t in hook), hook
+    assert any(t.startswith("CPU0 line 39: ") for t in f.trace)  # the finding's own file: "line N"
+    for g in findings:
+        for t in g.trace:
+            m = re.match(r"^(CPU\d) (?:line (\d+)|(\S+):(\d+)):", t)
+            if m and m.group(3):
+                assert m.group(3) != g.file, t  # never the finding's own file by name
+
+
 def test_v1_the_human_review_point_is_among_them(v1_findings):
     # Suren's reply to 01/14: "ret and oc->bpf_memory_freed seem to reflect the same state"
     findings, _ = v1_findings

@@ -187,3 +187,20 @@ def test_archive_faults_are_exit_3_with_one_line(capsys, down_url, http500_url):
     for url in (down_url, http500_url):
         code, out, err = run(["review", PATCH_01, "--lore", url, "--no-cache"], capsys)
         assert code == 3 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_each_model_finding_kind_has_its_own_summary_and_explain(capsys):
+    code, out, _ = run(["rules", "--format", "json"], capsys)
+    kinds = [r for r in json.loads(out) if r["kind"] == "model bpf_oom"]
+    assert [r["id"] for r in kinds] == [f"BPFOOM{n:03d}" for n in range(1, 12)]
+    assert len({r["summary"] for r in kinds}) == len(kinds)  # no shared model summary
+    code, text, _ = run(["rules"], capsys)
+    assert "Unregistration frees an object a reader can still reach" in text
+    for r in kinds:
+        code, out, _ = run(["explain", r["id"]], capsys)
+        assert code == 0 and out.startswith(f"### {r['id']} {r['name']}\n"), out[:80]
+        others = [k["id"] for k in kinds if k["id"] != r["id"]]
+        assert not any(f"### {o}" in out for o in others)
+        assert all(len(line) <= 100 for line in out.splitlines())
+    code, whole, _ = run(["explain", "bpf_oom"], capsys)
+    assert code == 0 and whole.startswith("# bpf_oom") and "### BPFOOM011" in whole

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -235,3 +236,26 @@ def test_parse_tool_missing_file_is_an_input_error(tmp_path, capsys):
         run_parse([str(tmp_path / "nope.c")], capsys)
     with pytest.raises(InputError):
         run_parse(["--stats", str(tmp_path / "nope")], capsys)
+
+
+def test_parse_tool_refuses_a_binary_file_in_one_line(tmp_path, capsys):
+    from reviewbot import cli
+
+    blob = tmp_path / "vmlinux.o"
+    blob.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4)
+    assert cli.main(["parse", str(blob)]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and cap.err == f"reviewbot: {blob}: a binary file, not C source or a patch\n"
+
+
+def test_parse_stats_says_when_there_were_no_c_files(tmp_path, capsys):
+    from reviewbot import cli
+
+    (tmp_path / "notes.txt").write_text("no C here\n")
+    assert cli.main(["parse", "--stats", str(tmp_path)]) == 0
+    cap = capsys.readouterr()
+    assert json.loads(cap.out)["files"] == 0
+    assert cap.err == f"reviewbot: parse --stats: no .c or .h files in {tmp_path}\n"
+    (tmp_path / "a.c").write_bytes(SOURCE)
+    assert cli.main(["parse", "--stats", str(tmp_path)]) == 0
+    assert capsys.readouterr().err == ""

@@ -443,3 +443,107 @@ def test_json_carries_replied_by():
     review = dedupe.mark_replied(review_of(golden_findings()))
     report = rjson.report(review)
     assert [f["replied_by"] for f in report["findings"]] == [None, SUREN_REPLY, SUREN_REPLY]
+
+
+# ---------------------------------------------------------------------------------------------
+# Header folding: as git format-patch does it
+
+
+def _header_lines(data: bytes, name: str) -> list[str]:
+    head = data.split(b"\n\n", 1)[0].decode("ascii").split("\n")
+    start = next(i for i, line in enumerate(head) if line.lower().startswith(name.lower() + ":"))
+    end = start + 1
+    while end < len(head) and head[end].startswith((" ", "\t")):
+        end += 1
+    return head[start:end]
+
+
+FOLD_CASES = [
+    # just over 78 columns with "Subject: Re: ": Python's own folder puts all of it after the colon
+    ("[PATCH v1 01/14] mm: introduce bpf struct ops for OOM handling!!!!!!!!", "Review Bot <bot@example.org>"),
+    ("[PATCH bpf-next v12 03/17] selftests/bpf: add tests for the struct_ops OOM handler and the "
+     "policy name of an unnamed handler", "A Very Long Reviewer Name That Goes On And On And On Forever <a@example.org>"),
+    ("[PATCH] mm: Änderung der Speicherverwaltung für sehr lange Betreffzeilen mit Umlauten überall",
+     "Jörg Rödel <joerg.roedel.with.a.long.local.part@iommu.subsystem.example.org>"),
+]
+
+
+@pytest.mark.parametrize("subject,reviewer", FOLD_CASES)
+def test_subject_and_from_fold_as_git_format_patch(subject, reviewer, tmp_path):
+    patch = replace(patch01(), subject=subject)
+    series = replace(v1_series(), patches=(patch,))
+    draft = render([finding("X001", "error", 43, "Is this intended?")], series, reviewer=reviewer)[0]
+    for name in ("Subject", "From", "To"):
+        lines = _header_lines(draft.data, name)
+        assert lines[0] != f"{name}:" and lines[0].startswith(f"{name}: ") and lines[0][len(name) + 2] != " ", lines
+        assert all(len(line) <= 78 for line in lines), lines
+        assert all(line.startswith(" ") and not line.startswith("  ") for line in lines[1:]), lines
+    subj = _header_lines(draft.data, "Subject")
+    if subject.isascii():  # broken at a space, nothing encoded: unfolding gives the subject back
+        assert " ".join(line.strip() for line in subj)[len("Subject: "):] == f"Re: {subject}"
+        assert len(subj) == 2 and len(subj[0]) + 1 + len(subj[1].split()[0]) > 78  # filled, not cut early
+    msg = parse(draft.data)
+    assert str(msg["Subject"]) == f"Re: {subject}"
+    assert str(msg["From"]) == str(remail.parse_identity(reviewer))
+    if shutil.which("git"):  # git reads the folded headers back as they were meant
+        out = subprocess.run(["git", "mailinfo", str(tmp_path / "m"), str(tmp_path / "p")], input=draft.data,
+                             capture_output=True, check=True, timeout=30)
+        info = dict(line.split(": ", 1) for line in out.stdout.decode().splitlines() if ": " in line)
+        assert info["Subject"] == re.sub(r"^\[PATCH[^\]]*\] ", "", subject)
+        assert info["Author"] == remail.parse_identity(reviewer).display_name
+
+
+def test_an_unbreakable_subject_word_still_makes_valid_mail():
+    patch = replace(patch01(), subject="[PATCH] " + "x" * 2000)
+    draft = render([finding("X001", "error", 43, "Why?")], replace(v1_series(), patches=(patch,)))[0]
+    assert all(len(line) <= 998 for line in draft.data.split(b"\n"))
+    assert str(parse(draft.data)["Subject"]) == "Re: [PATCH] " + "x" * 2000
+
+
+# ---------------------------------------------------------------------------------------------
+# Races in two columns
+
+RACE = (
+    "A (named \"policy_a\": frees nothing, returns 0) is loaded; CPU0 handles an OOM while CPU1 unregisters A",
+    "CPU0 line 31: srcu_read_lock(&bpf_oom_srcu) enters a read-side section of bpf_oom_srcu",
+    "CPU0 line 32: the list walk reaches A's bpf_oom",
+    "CPU1 line 105: unregisters A: bpf_oom_ops_unreg()",
+    "CPU1 line 118: kfree() frees A's bpf_oom",
+    "CPU1: bpf_oom_ops_unreg() returns",
+    "CPU0 mm/oom_kill.c:1179: the in-kernel OOM killer is skipped",
+    "CPU0 line 33: reads bpf_oom->ops: A's bpf_oom was freed at line 118 (use after free)",
+)
+
+
+def test_a_race_is_drawn_in_two_columns_then_the_sentence():
+    f = finding("BPFOOM003", "error", 43, "Should bpf_oom_ops_unreg() wait for the readers?", trace=RACE)
+    lines = remail.comment(f)
+    assert lines[:2] == ["Consider the following race. A (named \"policy_a\": frees nothing, returns",
+                         "0) is loaded; CPU0 handles an OOM while CPU1 unregisters A:"]
+    head = lines.index("CPU0" + " " * 36 + "CPU1")
+    end = lines.index("", head)
+    diagram = lines[head + 1:end]
+    assert all(len(line) <= 78 for line in lines)
+    # One step per row, in order: a step's first line at its CPU's column (0 or 40), its
+    # continuation lines two further in, inside the same column.
+    indent = [len(line) - len(line.lstrip()) for line in diagram]
+    assert set(indent) == {0, 2, 40, 42}
+    firsts = [(col, line.strip()) for col, line in zip(indent, diagram) if col in (0, 40)]
+    assert firsts == [
+        (0, "line 31: srcu_read_lock(&bpf_oom_srcu)"), (0, "line 32: the list walk reaches A's"),
+        (40, "line 105: unregisters A:"), (40, "line 118: kfree() frees A's bpf_oom"),
+        (40, "bpf_oom_ops_unreg() returns"), (0, "mm/oom_kill.c:1179: the in-kernel OOM"),
+        (0, "line 33: reads bpf_oom->ops: A's")]
+    for col, line in zip(indent, diagram):  # CPU0's text never reaches into CPU1's column
+        assert col >= 40 or len(line) <= 38, line
+    assert lines[end + 1] == "Should bpf_oom_ops_unreg() wait for the readers?"
+
+
+def test_one_cpu_keeps_the_numbered_form_and_a_too_wide_word_falls_back_to_it():
+    one = ("A is loaded, then unregistered", "CPU0 line 105: unregisters A", "CPU0 line 118: kfree() leaks")
+    lines = remail.comment(finding("BPFOOM005", "warning", 43, "Is a cleanup missing?", trace=one))
+    assert lines[:5] == ["Consider the following sequence:", "", "  1. A is loaded, then unregistered",
+                         "  2. CPU0 line 105: unregisters A", "  3. CPU0 line 118: kfree() leaks"]
+    wide = RACE[:2] + ("CPU1 line 9: calls " + "x" * 40 + "()",)
+    lines = remail.comment(finding("BPFOOM003", "error", 43, "Why?", trace=wide))
+    assert lines[0] == "Consider the following sequence:" and not any(line.startswith("CPU0 ") for line in lines)

@@ -344,3 +344,16 @@ def test_parse_msgid_rejects_junk(text: str) -> None:
 def test_fetch_thread_rejects_junk_msgid() -> None:
     with pytest.raises(InputError):
         fetch.fetch_thread("hello", fetch.Source(mbox=str(V1 / "thread.mbox")))
+
+
+def test_bundled_made_up_v2_is_found_offline_and_stays_out_of_the_v1_thread(no_network: list) -> None:
+    from reviewbot import thread
+
+    paths = fetch.bundled_archive_paths()
+    assert paths[0] == fetch.bundled_archive_path() and len(paths) == 2 and all(Path(p).is_file() for p in paths)
+    v2 = fetch.fetch_thread("v2-01-bpf-oom@reviewbot.invalid", fetch.Source(offline=True))
+    assert sorted(ids(v2)) == ["v2-00-bpf-oom@reviewbot.invalid", "v2-01-bpf-oom@reviewbot.invalid"]
+    # The demo still reviews v1: the made-up v2 is a thread of its own, not a reply in v1's.
+    v1 = fetch.fetch_thread(COVER, fetch.Source(offline=True))
+    assert ids(v1) == manifest_ids() and thread.assemble(v1, COVER).revision == 1
+    assert no_network == []

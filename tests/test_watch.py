@@ -99,6 +99,8 @@ def test_query_mode_and_patchwork_checks(inbox, tmp_path, capsys):
 def test_outage_once_exits_3_with_one_line(down_url, tmp_path, capsys):
     rc, out, err = watch_cli(down_url, tmp_path, capsys)
     assert rc == 3 and len(err.splitlines()) == 1 and "could not be reached" in err
+    # --once does not try again, so it must not say it will.
+    assert "trying again" not in err and "backoff" not in err
 
 
 def test_backoff_doubles_to_a_cap_and_one_line_per_outage(tmp_path):
@@ -126,6 +128,12 @@ def test_backoff_doubles_to_a_cap_and_one_line_per_outage(tmp_path):
     assert out.getvalue().count("archive reachable again") == 2
 
 
-def test_no_store_is_refused(capsys):
+def test_no_store_is_not_offered(capsys):
+    # watch keeps its state in the store: --no-store is batch's option only, and --help says so.
+    assert cli.main(["watch", "--help"]) == 0
+    assert "--no-store" not in capsys.readouterr().out
+    assert cli.main(["batch", "--help"]) == 0
+    assert "--no-store" in capsys.readouterr().out
     assert cli.main(["watch", "http://127.0.0.1:9/bpf/", "--once", "--no-store"]) == 2
-    assert json.dumps(capsys.readouterr().err)  # one line
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "unrecognized arguments: --no-store" in err

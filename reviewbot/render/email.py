@@ -3,7 +3,8 @@
 The form follows shared/REVIEW-STYLE.md: the draft answers the patch in its own thread (Re: subject,
 In-Reply-To, References), goes To the author and Cc everyone the patch went to, quotes only the lines
 each comment is about (with the enclosing function or struct and `[...]` for what is cut), puts the
-comment right under them, and ends with a signature that says reviewbot wrote it.
+comment right under them, and ends with a signature that says reviewbot wrote it. A counterexample is
+given as numbered steps, or, when two CPUs act in it, as a race in one column per CPU.
 
 Findings a human already raised (`Finding.replied_by`, set by `reviewbot.dedupe.mark_replied`) are
 written as building on that reply ("As <name> asked, ...") when they add something, and left out when
@@ -20,6 +21,7 @@ is returned, and one whose headers are not exactly the ones we set is a bug we r
 from __future__ import annotations
 
 import email
+import email.charset
 import email.header
 import email.policy
 import email.utils
@@ -43,8 +45,65 @@ from reviewbot.thread import Patch, Reply
 
 FALLBACK_IDENTITY = "reviewbot <reviewbot@localhost>"
 WRAP = 72
+COLUMNS = 78  # the widest line of a draft's body that we draw ourselves (a race's two columns)
 MBOX_NAME = "drafts.mbox"
-POLICY = email.policy.default.clone(max_line_length=78, linesep="\n")
+GIT_FOLDED = ("subject", "from", "to")  # the headers folded as git format-patch folds them
+_QP_UTF8 = email.charset.Charset("utf-8")
+_QP_UTF8.header_encoding = email.charset.QP  # git writes =?UTF-8?q?...?=, not base64
+
+
+class _GitStylePolicy(email.policy.EmailPolicy):
+    """email.policy.default, except for Subject, From and To, which are folded as git format-patch
+    folds them: the value starts right after "Subject: " and breaks at spaces, each continuation
+    line indented by one space; a non-ASCII value is one run of Q-encoded words; an address whose
+    "<addr>" does not fit goes on the next line. Python's own folder moves a value that fits on a
+    line of its own to the line after the colon ("Subject:\n Re: ..."): legal, but no mail client
+    writes that. The folding itself is the email package's (email.header.Header)."""
+
+    def fold(self, name, value):
+        folded = _git_fold(name, value, self)
+        return folded if folded is not None else super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        folded = _git_fold(name, value, self)
+        return folded.encode("ascii") if folded is not None else super().fold_binary(name, value)
+
+
+def _git_fold(name: str, value, policy: email.policy.EmailPolicy) -> str | None:
+    """`Name: value` folded git's way, with the line end; None for headers we leave to Python."""
+    if name.lower() not in GIT_FOLDED:
+        return None
+    width = policy.max_line_length or 78
+    if name.lower() == "subject":
+        text = str(value)
+        header = email.header.Header(text, "us-ascii" if text.isascii() else _QP_UTF8, header_name=name,
+                                     continuation_ws=" ")
+    else:
+        addresses = getattr(value, "addresses", ())
+        if len(addresses) != 1:
+            return None
+        a = addresses[0]
+        header = email.header.Header(header_name=name, continuation_ws=" ")
+        if not a.display_name:
+            header.append(a.addr_spec, "us-ascii")
+        elif a.display_name.isascii():
+            header.append(str(a), "us-ascii")  # the name quoted where RFC 5322 needs it
+        else:
+            header.append(a.display_name, _QP_UTF8)
+            header.append(f"<{a.addr_spec}>", "us-ascii")
+    folded = f"{name}: {header.encode(splitchars=' ', maxlinelen=width, linesep=policy.linesep)}"
+    if any(len(line) > 998 for line in folded.split(policy.linesep)):
+        return None  # a word too long for any mail line: Python's folder encodes and splits it
+    # Read back as a mail reader would. Python's own parser keeps the space between two encoded
+    # words of a display name that RFC 2047 drops, so a name long enough to be split across
+    # encoded words reads back with a doubled space there: such a header is left to Python's folder.
+    parsed = policy.header_factory(*policy.header_source_parse(folded.split(policy.linesep)))
+    if str(parsed) != str(value):
+        return None
+    return folded + policy.linesep
+
+
+POLICY = _GitStylePolicy(max_line_length=78, linesep="\n")
 HEADERS = (
     "From", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
     "Content-Type", "Content-Transfer-Encoding", "MIME-Version",
@@ -220,6 +279,43 @@ def _steps(trace: tuple[str, ...]) -> list[str]:
     return out
 
 
+# A trace step as the models write it: "CPU0 line 33: ...", "CPU1 mm/oom_kill.c:1179: ...", "CPU1: ..."
+_CPU_STEP = re.compile(r"^(CPU\d+)(?: (line \d+|\S+:\d+))?: (.*)$")
+_GAP = 2  # spaces between two columns
+
+
+def _race(trace: tuple[str, ...]) -> tuple[str, list[str]] | None:
+    """A trace in which two or more CPUs act, drawn the way kernel reviewers draw a race: one column
+    per CPU headed by its name, one step per row in the order they happen, each step wrapped inside
+    its own column. Returns (the sentence before the diagram, the diagram lines), or None when the
+    trace is not a race or a word is too wide for its column (the numbered form is used then, so a
+    column is never broken). Steps of no CPU ("[...]", "the kernel: ...") span the whole width."""
+    steps = [" ".join(str(s).split()) for s in trace]
+    parsed = [_CPU_STEP.match(s) for s in steps]
+    cpus = sorted({m.group(1) for m in parsed if m}, key=lambda c: int(c[3:]))
+    if len(cpus) < 2:
+        return None
+    # The world comes first and is said in prose; the diagram starts at the first CPU step.
+    first = next(i for i, m in enumerate(parsed) if m)
+    setting = " ".join(steps[:first])
+    width = (COLUMNS - _GAP * (len(cpus) - 1)) // len(cpus)
+    starts = [i * (width + _GAP) for i in range(len(cpus))]
+    rows = ["".join(c.ljust(width + _GAP) for c in cpus).rstrip()]
+    for step, m in zip(steps[first:], parsed[first:]):
+        if m is None:
+            rows.extend(textwrap.wrap(step, COLUMNS, break_long_words=False, break_on_hyphens=False))
+            continue
+        text = f"{m.group(2)}: {m.group(3)}" if m.group(2) else m.group(3)
+        if any(len(word) > width - 2 for word in text.split()):
+            return None
+        pad = " " * starts[cpus.index(m.group(1))]
+        rows.extend(pad + line for line in textwrap.wrap(text, width, subsequent_indent="  ",
+                                                         break_long_words=False, break_on_hyphens=False))
+    if any(len(row) > COLUMNS for row in rows):
+        return None
+    return setting, rows
+
+
 def replier_name(reply: Reply | None) -> str:
     if reply is None:
         return "a reviewer"
@@ -231,6 +327,12 @@ def comment(finding: Finding, reply: Reply | None = None) -> list[str]:
     message = finding.message.strip()
     asked = f"As {replier_name(reply)} asked, " if finding.replied_by else ""
     if finding.trace:
+        race = _race(finding.trace)
+        if race is not None:
+            setting, diagram = race
+            intro = "consider the following race." + (f" {setting}:" if setting else "")
+            intro = asked + intro if asked else intro[0].upper() + intro[1:]
+            return _wrap(intro) + [""] + diagram + [""] + _wrap(message)
         intro = (asked + "consider the following sequence:") if asked else "Consider the following sequence:"
         return _wrap(intro) + [""] + _steps(finding.trace) + [""] + _wrap(message)
     if asked:
@@ -454,6 +556,9 @@ def _check(data: bytes, msg: EmailMessage) -> None:
     want = [k.lower() for k in msg.keys()]
     if got != want or not set(got) <= {h.lower() for h in HEADERS}:
         raise AssertionError(f"draft headers came out as {got}, not {want}")
+    for name in GIT_FOLDED:  # our folding must read back as exactly what was set
+        if name in msg and str(parsed[name]) != str(msg[name]):
+            raise AssertionError(f"draft {name} came out as {str(parsed[name])!r}, not {str(msg[name])!r}")
 
 
 def drafts(review: Review, *, reviewer: str, date: datetime | None = None, msgid_domain: str | None = None,

@@ -804,17 +804,29 @@ def _trace(cand: Candidate, until: int | None = None, last: str | None = None, l
         until = w.oom_end if w.oom_end is not None else len(w.m.logs)
     logs = w.m.logs[w.trace_from if start is None else start: until]
     body = []
-    for thread, line, _file, text in logs:
+    for thread, line, file, text in logs:
         if quiet and any(q in text for q in _QUIET):
             continue
         who = thread or "the kernel"
-        body.append(f"{who} line {line}: {text}" if line else f"{who}: {text}")
+        body.append(f"{_at(cand, who, file, line)}: {text}")
     if len(body) > limit:
         body = body[:3] + ["[...]"] + body[-(limit - 4):]
     lines.extend(body)
     if last:
         lines.append(last)
     return tuple(lines)
+
+
+def _line_ref(cand: Candidate, file: str, line: int) -> str:
+    """"line 33" in the finding's own file; "mm/oom_kill.c:1179" in any other, so a reader never
+    looks for line 1179 in the wrong file."""
+    return f"line {line}" if not file or file == cand.file else f"{file}:{line}"
+
+
+def _at(cand: Candidate, who: str, file: str, line: int) -> str:
+    """The start of a trace step: "CPU0 line 33", "CPU0 mm/oom_kill.c:1179", or "CPU1" (no line).
+    render/email.py reads this shape back to draw a race in two columns."""
+    return f"{who} {_line_ref(cand, file, line)}" if line else who
 
 
 def _world_line(w: World) -> str:
@@ -929,7 +941,7 @@ def build_lockdep(cand: Candidate, ex: Explorer) -> Divergence:
            f"(include/linux/rculist.h: \"@cond: lockdep expression for the lock required to traverse the "
            f"list\").{hint}")
     return Divergence("BPFOOM007", cand.file, cand.line, msg,
-                      _trace(cand, until=ev.log_at, last=f"CPU0 line {ev.line}: {macro}({cond}) evaluates the "
+                      _trace(cand, until=ev.log_at, last=f"{_at(cand, 'CPU0', ev.file, ev.line)}: {macro}({cond}) evaluates the "
                                                          f"condition to false: lockdep warns"),
                       related=cand.related)
 
@@ -1000,11 +1012,11 @@ def build_uaf(cand: Candidate, ex: Explorer) -> Divergence:
         also = f" Other interleavings read the freed {obj} at line{'s' if len(seen) > 1 else ''} {_and(seen)} too{note}."
     which = f"the list walk's next pointer" if "list walk" in ev.detail.get("what", "") else ev.detail.get("what")
     msg = (f"{freer} can free {obj} while {reader} is still using it: {why}. In the trace CPU0 then reads "
-           f"{which} (line {ev.line}) from freed memory.{also} Should {freer} wait for the readers of "
+           f"{which} ({_line_ref(cand, ev.file, ev.line)}) from freed memory.{also} Should {freer} wait for the readers of "
            f"{held[0] if held else 'the walk'} before kfree()?")
     return Divergence("BPFOOM003", cand.file, cand.line, msg,
-                      _trace(cand, until=ev.log_at, last=f"CPU0 line {ev.line}: reads {ev.detail.get('what')}: "
-                                                         f"{block.label} was freed at line {block.free_line} (use after free)"),
+                      _trace(cand, until=ev.log_at, last=f"{_at(cand, 'CPU0', ev.file, ev.line)}: reads {ev.detail.get('what')}: "
+                                                         f"{block.label} was freed at {_line_ref(cand, block.free_file, block.free_line)} (use after free)"),
                       related=cand.related)
 
 
@@ -1036,9 +1048,9 @@ def build_after_unreg(cand: Candidate, ex: Explorer) -> Divergence:
            f"use them and call their handle_out_of_memory(); once unreg returns, the struct_ops map frees "
            f"the ops and their programs. Should the ops be read only inside the read-side section that "
            f"{pc.unreg.name}() waits for?")
-    last = (f"CPU0 line {ev.line}: calls {ev.detail.get('handler')}'s handler after its unregistration returned"
+    last = (f"{_at(cand, 'CPU0', ev.file, ev.line)}: calls {ev.detail.get('handler')}'s handler after its unregistration returned"
             if ev.kind == "handler-after-unreg" else
-            f"CPU0 line {ev.line}: reads {ev.detail.get('what')}: {ev.detail['block'].label} was freed after "
+            f"{_at(cand, 'CPU0', ev.file, ev.line)}: reads {ev.detail.get('what')}: {ev.detail['block'].label} was freed after "
             f"unregistration returned")
     return Divergence("BPFOOM004", cand.file, cand.line, msg, _trace(cand, until=ev.log_at, last=last),
                       related=cand.related)
@@ -1057,7 +1069,7 @@ def build_leak(cand: Candidate, ex: Explorer) -> Divergence:
     w.header = [f"{_and([h.describe() for h in w.loaded])} {'is' if len(w.loaded) == 1 else 'are'} loaded "
                 f"(init_srcu_struct() at line {ev.detail.get('init_line')}), then unregistered"]
     return Divergence("BPFOOM005", cand.file, cand.line, msg,
-                      _trace(cand, until=ev.log_at, start=start, last=f"{ev.thread} line {ev.line}: kfree() with {label} "
+                      _trace(cand, until=ev.log_at, start=start, last=f"{_at(cand, ev.thread, ev.file, ev.line)}: kfree() with {label} "
                                                          f"initialized and not cleaned up: its per-CPU state leaks"),
                       related=cand.related)
 
@@ -1069,7 +1081,7 @@ def build_atomic(cand: Candidate, ex: Explorer) -> Divergence:
            f"is sleepable to enable using iterators\": a sleepable program must not run in an RCU read-side "
            f"section or atomic context. Is SRCU or RCU Tasks Trace intended for the walk?")
     return Divergence("BPFOOM010", cand.file, cand.line, msg,
-                      _trace(cand, until=ev.log_at, last=f"CPU0 line {ev.line}: calls a sleepable handler {ctx}"),
+                      _trace(cand, until=ev.log_at, last=f"{_at(cand, 'CPU0', ev.file, ev.line)}: calls a sleepable handler {ctx}"),
                       related=cand.related)
 
 
@@ -1080,7 +1092,7 @@ def build_fault(cand: Candidate, ex: Explorer) -> Divergence:
            f"e.g. after a concurrent unregistration cleared it?" if ev.kind.startswith("null")
            else f"The modelled code faults here: {ev.kind} ({what}).")
     return Divergence("BPFOOM011", cand.file, cand.line, msg,
-                      _trace(cand, until=ev.log_at, last=f"{ev.thread} line {ev.line}: {ev.kind} ({what})"),
+                      _trace(cand, until=ev.log_at, last=f"{_at(cand, ev.thread, ev.file, ev.line)}: {ev.kind} ({what})"),
                       related=cand.related)
 
 
