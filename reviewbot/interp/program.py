@@ -62,13 +62,25 @@ class N:
         return f"<N {self.type} line {self.line}>"
 
 
+def _children_with_fields(node: Any):
+    """(child, field name) for each child, in order. A cursor walks them in one pass:
+    `field_name_for_child(i)` starts from the first child each time, which is quadratic on a node
+    with a hundred thousand children (one hostile line)."""
+    cursor = node.walk()
+    if not cursor.goto_first_child():
+        return
+    while True:
+        yield cursor.node, cursor.field_name
+        if not cursor.goto_next_sibling():
+            return
+
+
 def convert(node: Any, unit: Any) -> N:
     """Convert a tree-sitter node (and everything under it) into `N`s."""
     out = N(node.type, node.start_point[0] + 1, node.start_byte, node.end_byte, unit)
     if node.type in _LEAF_TEXT or node.child_count == 0:
         out.text = unit.text(node)
-    for i, child in enumerate(node.children):
-        name = node.field_name_for_child(i)
+    for child, name in _children_with_fields(node):
         if child.is_named:
             if child.type == "comment":
                 continue
