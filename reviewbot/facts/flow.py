@@ -202,6 +202,9 @@ class _Walker:
         elif kind == "assignment_expression":
             left = node.child_by_field_name("left")
             events.append(self.event(ASSIGN, node, _squash(self.unit.text(left)) if left else ""))
+        elif kind == "update_expression":  # `p->count++`: a store like any assignment
+            arg = node.child_by_field_name("argument")
+            events.append(self.event(ASSIGN, node, _squash(self.unit.text(arg)) if arg is not None else ""))
         elif kind == "init_declarator":  # `bool unmap = false;`: a local's first value is an assignment too
             from reviewbot.csource import declarator_identifier
 

@@ -499,6 +499,32 @@ class RcuIndex:
         return common or frozenset()
 
     @cached_property
+    def rcu_retired_types(self) -> set[str]:
+        """Struct types whose objects this file retires through RCU: freed with kfree_rcu(), handed
+        to call_rcu()/call_srcu() (or an RCU callback's container_of()), or unlinked with
+        list_del_rcu(): evidence that readers of such objects rely on their read-side section."""
+        out: set[str] = set()
+        for c in self.facts.calls:
+            if not c.function or not c.args:
+                continue
+            if c.name in DEFERRED_FREES or c.name in LIST_DELS or c.name in ("call_rcu", "call_rcu_hurry"):
+                expr = squash(c.args[0])
+            elif c.name == "call_srcu" and len(c.args) > 1:
+                expr = squash(c.args[1])
+            elif c.name == "container_of" and len(c.args) == 3 and "rcu" in squash(c.args[2]):
+                out.add(" ".join(squash(c.args[1]).replace("_", " ", 1).split()) if c.args[1].startswith("struct_")
+                        else squash(c.args[1]))
+                continue
+            else:
+                continue
+            m = re.fullmatch(r"&?\(?(\w+)\)?(?:->.*)?", expr)
+            if m:
+                t = self.types.struct_of(c.function, m.group(1))
+                if t:
+                    out.add(t)
+        return out
+
+    @cached_property
     def address_taken(self) -> set[str]:
         """Functions used as values: in struct initializers (ops tables), or passed to a call."""
         out = set()

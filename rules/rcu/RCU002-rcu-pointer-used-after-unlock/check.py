@@ -1,0 +1,318 @@
+"""RCU002: a pointer found inside a read-side section is used after the section ends.
+
+Along each bounded path of a function that opens and closes a read-side section (rcu_read_lock()
+and its flavours, or srcu_read_lock()), the judge follows the pointers the section hands out:
+
+* `p = rcu_dereference*(...)` / `srcu_dereference(...)`;
+* `p = xa_load(...)`, `idr_find()`, `radix_tree_lookup()` and other lookups (`*_find*`, `*lookup*`,
+  `get_*_by_*`, `*_rcu()` calls, or a function of the file that returns an rcu_dereference());
+* the cursor of a list_for_each_entry_rcu()/_srcu() walk, and `found = cursor` copies of it.
+
+After the matching unlock, the first use of such a pointer (dereferenced, passed to a call,
+returned) is reported, unless something keeps the object alive: a reference taken inside the
+section (kref_get(), refcount_inc_not_zero(), get_*(), *_hold(), *_tryget(), ...), a lock of the
+object taken inside the section (spin_lock(&p->lock): the lock-then-revalidate idiom), or the
+pointer being loaded again. Comparisons and NULL tests are not uses.
+
+It also reports a walk that drops the section and takes it again inside the loop body
+(`rcu_read_unlock(); ...; rcu_read_lock();` inside list_for_each_entry_rcu()): the iterator then
+steps from a cursor that may have been freed meanwhile, unless the cursor was pinned first.
+"""
+
+from __future__ import annotations
+
+import re
+
+from reviewbot.engine import Hit
+from reviewbot.facts import rcu
+from reviewbot.facts.types import squash
+
+OPENS = rcu.RCU_LOCKS | rcu.SRCU_LOCKS
+CLOSES = rcu.RCU_UNLOCKS | rcu.SRCU_UNLOCKS
+LOOKUP = re.compile(r"(?:^|_)(?:find|lookup|search)(?:_|$)|_by_|_rcu$|^rcu_dereference|^srcu_dereference")
+# reference grabs: the name ends in one of these (css_tryget(), get_task_struct(), dev_hold(), ...)
+REF = re.compile(r"(?:^|_)(?:get|hold|grab|tryget|tryget_live|get_unless_zero|inc_not_zero|inc|pin|ref|getref)$"
+                 r"|^(?:kref_get|refcount_inc|atomic_inc|atomic_long_inc|percpu_ref_tryget|css_tryget|get_|"
+                 r"try_module_get|kobject_get|dget|igrab|mmget|sock_hold|dev_hold|netdev_hold|in_dev_hold)")
+LOCKS = re.compile(r"^(?:spin_lock|raw_spin_lock|mutex_lock|read_lock|write_lock|down_read|down_write)\w*$")
+WORD = re.compile(r"^\w+$")
+
+
+def check(ctx):
+    facts = ctx.facts
+    functions = {c.function for c in facts.calls if c.function and c.name in CLOSES}
+    if not functions:
+        return
+    idx = rcu.index(ctx)
+    returns_protected = _returns_protected(idx)
+    _SOURCE["lines"] = ctx.unit.source.decode("utf-8", "replace").splitlines()
+    reported = set()
+    for function in sorted(functions):
+        flow = facts.flow(function)
+        if flow is None:
+            continue
+        assigned = _assigned(facts, function)
+        spans = {loop.lines[0]: loop.lines for loop in facts.loops if loop.function == function}
+        for path in flow.paths:
+            for hit in _walk(path, assigned, returns_protected, spans):
+                # Reported only for objects this file itself retires through RCU (kfree_rcu(),
+                # call_rcu(), list_del_rcu()): then its own updater relies on readers staying in
+                # their section. Elsewhere the object may be kept alive by a lock the caller holds
+                # or a reference taken out of sight, which this view cannot tell from a bug.
+                if idx.types.struct_of(function, hit.args["var"]) not in idx.rcu_retired_types:
+                    continue
+                if hit.line not in reported:
+                    reported.add(hit.line)
+                    yield hit
+
+
+def _assigned(facts, function: str) -> dict[int, list[tuple[str, str]]]:
+    """line -> [(variable, value)] for the plain variables set on that line."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    for a in facts.assignments:
+        if a.function == function and WORD.match(squash(a.target)) and a.operator in ("=", "init"):
+            out.setdefault(a.lines[0], []).append((squash(a.target), squash(a.value)))
+    return out
+
+
+def _returns_protected(idx) -> set[str]:
+    """Functions of the file that return a pointer loaded with rcu_dereference*()."""
+    out = set()
+    for r in idx.facts.returns:
+        if r.function and r.value and re.match(r"^(?:rcu|srcu)_dereference\w*\(", squash(r.value)):
+            out.add(r.function)
+    for site in idx.read_sites:
+        if site.var and any(r.function == site.function and r.value and squash(r.value) == site.var
+                            for r in idx.facts.returns):
+            out.add(site.function)
+    return out
+
+
+def _callee(value: str) -> str | None:
+    """The function whose result the value is, as a whole (`(T *)f(a, b)`); None for a field read
+    through it (`f(a)->size` copies a value, not the pointer) or any other expression."""
+    m = re.match(r"^(?:\(\s*[\w\s\*]+\)\s*)?(\w+)\s*\(", value)
+    if not m:
+        return None
+    depth = 0
+    for i in range(m.end() - 1, len(value)):
+        depth += (value[i] == "(") - (value[i] == ")")
+        if depth == 0:
+            return m.group(1) if not value[i + 1:].strip() else None
+    return None
+
+
+def _uses(text: str, var: str) -> bool:
+    """Whether an expression dereferences var or hands it on (not a comparison or NULL test)."""
+    v = re.escape(var)
+    if re.search(rf"(?<![\w.>]){v}\s*(?:->|\[)", text) or re.search(rf"\*\s*\(?\s*{v}(?!\w)", text):
+        return True
+    return False
+
+
+def _passes(args, var: str) -> bool:
+    for a in args:
+        a = squash(a)
+        if a == var or re.match(rf"^&?\(?{re.escape(var)}\)?(?:->|\.|\[)", a):
+            return True
+    return False
+
+
+SAFE_NOTE = re.compile(r"\bsafe\b|go away|be freed|still valid|keeps? \w+ alive|pinned|outside (?:of )?(?:the )?rcu",
+                       re.IGNORECASE)
+_SOURCE: dict = {}
+
+
+def _documented_safe(unlock) -> bool:
+    """The comment right above the unlock says why dropping the section is safe here ("the device
+    cannot go away", "accessing the CQ outside of rcu_read_lock is safe")."""
+    lines = _SOURCE.get("lines") or []
+    n = unlock.lines[0] - 2
+    block = []
+    while n >= 0 and len(block) < 12 and re.match(r"^\s*(?:/\*|\*|//)", lines[n]):
+        block.append(lines[n])
+        n -= 1
+    after = []
+    n = unlock.lines[0]
+    while n < len(lines) and len(after) < 12 and (re.match(r"^\s*(?:/\*|\*|//)", lines[n]) or not lines[n].strip()):
+        after.append(lines[n])
+        n += 1
+    return bool(SAFE_NOTE.search(" ".join(block + after)))
+
+
+def _walk(path, assigned, returns_protected, loop_spans=None):
+    loop_spans = loop_spans or {}
+    depth = 0  # open read-side sections
+    found: dict[str, dict] = {}  # var -> {line, how, section (lock event), pinned}
+    stale: dict[str, dict] = {}  # var -> its info, after the section that found it ended
+    loops: list[dict] = []  # open _rcu walks: {cursor, event, dropped (unlock event or None)}
+    other_locks: list = []  # spinlocks, mutexes... held now: they may be what keeps the object alive
+    section_lines: set[int] = set()  # lines of the calls made in the current section
+    for e in path.events:
+        if e.lock is not None and e.lock.kind not in rcu.RCU_FLAVOURS | {"srcu", "preempt", "irq"}:
+            if e.lock.action == "acquire":
+                other_locks.append(e.lock)
+            else:
+                for i in range(len(other_locks) - 1, -1, -1):
+                    if other_locks[i].matches(e.lock):
+                        del other_locks[i]
+                        break
+        if e.kind == "loop":
+            if e.args:
+                stale.pop(squash(e.args[0]), None)  # the iterator rebinds its cursor
+            if rcu.RCU_ITERATORS.match(e.name) and e.args and depth:
+                cursor = squash(e.args[0])
+                found[cursor] = {"line": e.lines[0], "how": f"{e.name}()", "pinned": False, "section": None,
+                                 "span": loop_spans.get(e.lines[0], e.lines)}
+                loops.append({"cursor": cursor, "event": e, "dropped": None})
+            continue
+        if e.kind == "loop_exit":
+            if loops and loops[-1]["event"].lines == e.lines:
+                loops.pop()
+            continue
+        if e.kind == "assign":
+            var = squash(e.name)
+            for v, info in list(stale.items()):  # `x = p->field;`, `p->count++;`
+                if _uses(e.text, v) and _reportable(info, other_locks):
+                    yield _hit_use(v, info, e)
+                    stale.pop(v)
+            stale.pop(var, None)
+            found.pop(var, None)
+            if depth:
+                for target, value in assigned.get(e.lines[0], ()):
+                    if target != var:
+                        continue
+                    callee = _callee(value)
+                    if callee and (callee in rcu.READER_LOADS or callee in rcu.TABLE_LOOKUPS
+                                   or callee in returns_protected):
+                        found[var] = {"line": e.lines[0], "how": f"{callee}()", "pinned": False, "section": None}
+                    elif callee and LOOKUP.search(callee) and not REF.search(callee):
+                        # known by its name only: many such lookups take a reference or rely on a lock
+                        # the caller holds; trusted when the section was opened just for the lookup
+                        found[var] = {"line": e.lines[0], "how": f"{callee}()", "pinned": False, "section": None,
+                                      "by_name": True}
+                    elif WORD.match(value) and value in found:
+                        found[var] = dict(found[value])  # `found = cursor;`
+                    elif callee and REF.search(callee) and _passes_text(value, found):
+                        for v in found:
+                            if _mentions(value, v):
+                                found[v]["pinned"] = True
+            continue
+        if e.kind == "return":
+            # returning the pointer itself hands it to a caller that may hold what protects it; only a
+            # dereference in the return is a use here
+            for var, info in list(stale.items()):
+                if _uses(e.text, var) and _reportable(info, other_locks):
+                    yield _hit_use(var, info, e)
+                    stale.pop(var)
+            continue
+        if e.kind == "branch":
+            for var, info in list(stale.items()):
+                if _uses(e.name, var) and _reportable(info, other_locks):
+                    yield _hit_use(var, info, e)
+                    stale.pop(var)
+            continue
+        if e.kind != "call":
+            continue
+        if e.name in OPENS:
+            depth += 1
+            section_lines = set()
+            for loop in loops:
+                if loop["dropped"] is not None:
+                    if not loop.get("pinned"):
+                        yield _hit_retake(loop, e)
+                    loop["dropped"] = None
+            continue
+        if e.name in CLOSES:
+            depth = max(0, depth - 1)
+            if depth == 0 and _documented_safe(e):
+                found.clear()
+                loops.clear()
+                continue
+            if depth == 0:
+                for loop in loops:
+                    loop["dropped"] = e
+                    loop["pinned"] = found.get(loop["cursor"], {}).get("pinned", False)
+                for var, info in found.items():
+                    # The section was opened for this lookup alone: the author treats the object as
+                    # RCU-protected and still drops the protection before using it. A longer section
+                    # that ends before a use is often the reader part of an updater that holds the
+                    # writer's lock (taken by its caller), which this view cannot see.
+                    span = info.get("span") or (info["line"], info["line"])
+                    alone = all(span[0] <= n <= span[1] for n in section_lines)
+                    if not info["pinned"] and alone:
+                        stale[var] = dict(info, unlock=e)
+                found.clear()
+            continue
+        if depth:
+            section_lines.add(e.lines[0])
+        # a use after the section ended
+        for var, info in list(stale.items()):
+            if not (_passes(e.args, var) or _uses(e.text, var)):
+                continue
+            if RETIRES.search(e.name) or e.name in rcu.POINTER_STORES or e.name in rcu.LIST_DELS:
+                stale.pop(var)  # this function retires or releases it: it is the updater, or it owns a reference
+                continue
+            if PRINTS.match(e.name) or "typeof" in e.text or not _reportable(info, other_locks):
+                continue
+            yield _hit_use(var, info, e)
+            stale.pop(var)
+        # pinned inside the section: a reference, or the object's own lock
+        if depth:
+            for var, info in found.items():
+                if (REF.search(e.name) or LOCKS.match(e.name)) and _passes(e.args, var):
+                    info["pinned"] = True
+
+
+# calls that free, defer, unpublish or drop a reference: after the section, a function that does
+# one of these to the object is its updater or owns a reference, not a reader that kept a pointer
+RETIRES = re.compile(r"free|release|destroy|_put$|^put_|_put_|unregister|_rcu$|^rcu_|kfree|call_rcu")
+
+# calls that only print or trace a pointer's value
+PRINTS = re.compile(r"^(?:pr_\w+|printk\w*|dev_(?:dbg|info|warn|err|notice)\w*|netdev_\w+|trace_\w+|\w+_dbg|"
+                    r"\w+_debug|WARN\w*|BUG_ON|seq_printf|snprintf|sprintf|scnprintf)$")
+
+
+def _reportable(info, other_locks) -> bool:
+    """A use is reported when no other lock is held at it: a spinlock or mutex held across the
+    lookup and the use is often what really keeps the object alive (the updater takes it too)."""
+    return not other_locks
+
+
+def _passes_text(value: str, found: dict) -> bool:
+    return any(_mentions(value, v) for v in found)
+
+
+def _mentions(text: str, var: str) -> bool:
+    return bool(re.search(rf"(?<![\w>.]){re.escape(var)}(?!\w)", text))
+
+
+def _hit_use(var, info, use) -> Hit:
+    unlock = info["unlock"]
+    what = use.text if len(use.text) <= 60 else use.text[:57] + "..."
+    message = (f"{var} was found under the read-side section ({info['how']} on line {info['line']}), but "
+               f"{unlock.name}() on line {unlock.lines[0]} ended that section and nothing keeps the object "
+               f"alive: `{what}` here can touch an object that was freed after the grace period that "
+               f"unlock allowed. Should the section extend over this use, or a reference be taken "
+               f"before the unlock?")
+    return Hit(line=use.lines[0], end_line=use.lines[1], related=(unlock.lines[0], info["line"]),
+               message=message, args={"var": var},
+               trace=(f"{info['line']}: {var} = {info['how']} inside the read-side section",
+                      f"{unlock.lines[0]}: {unlock.name}(): a grace period may now end and free {var}",
+                      f"{use.lines[0]}: {what}"))
+
+
+def _hit_retake(loop, relock) -> Hit:
+    drop = loop["dropped"]
+    cursor = loop["cursor"]
+    walk = loop["event"]
+    message = (f"the walk over {walk.args[1] if len(walk.args) > 1 else 'the list'} ({walk.name}, line "
+               f"{walk.lines[0]}) drops the read-side section on line {drop.lines[0]} and takes it again "
+               f"here, then steps on from {cursor}: nothing pinned {cursor} while the section was open, so "
+               f"it may have been removed and freed in between. Should {cursor} be pinned (a reference) "
+               f"before the unlock, or the walk restarted?")
+    return Hit(line=relock.lines[0], end_line=relock.lines[1], related=(drop.lines[0], walk.lines[0]),
+               message=message, args={"var": cursor},
+               trace=(f"{walk.lines[0]}: {walk.name}({', '.join(walk.args[:3])})",
+                      f"{drop.lines[0]}: {drop.name}() inside the walk",
+                      f"{relock.lines[0]}: {relock.name}(), then the iterator reads {cursor}->next"))
