@@ -69,8 +69,22 @@ class CUnit:
     def root(self) -> Node:
         return self.tree.root_node
 
+    @functools.cached_property
+    def _functions(self) -> tuple[tuple[Node, ...], dict[str, Node]]:
+        """The function_definition nodes in source order, and by name (the last of a name wins)."""
+        nodes = self._find_functions()
+        by_name: dict[str, Node] = {}
+        for node in nodes:
+            name = self.function_name(node)
+            if name is not None:
+                by_name[name] = node
+        return nodes, by_name
+
     def functions(self) -> tuple[Node, ...]:
         """Every function_definition node, in source order (nested ones in ERROR nodes too)."""
+        return self._functions[0]
+
+    def _find_functions(self) -> tuple[Node, ...]:
         found: list[Node] = []
         stack = [self.root]
         while stack:
@@ -84,11 +98,7 @@ class CUnit:
 
     def function(self, name: str) -> Node | None:
         """The function_definition node of the function called `name` (the last one if several)."""
-        result = None
-        for node in self.functions():
-            if self.function_name(node) == name:
-                result = node
-        return result
+        return self._functions[1].get(name)
 
     def function_name(self, definition: Node) -> str | None:
         ident = declarator_identifier(definition.child_by_field_name("declarator"))

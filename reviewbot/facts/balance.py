@@ -26,6 +26,7 @@ A path whose branches contradict each other (`if (x)` taken one way and then the
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -172,11 +173,15 @@ def _feasible(path) -> bool:
     """False when the path takes two branches on one condition different ways, or branches on a
     flag against the constant it was just set to (`unmap = true; ... if (!unmap)`)."""
     seen: dict[str, bool] = {}
+    names: dict[str, set[str]] = {}  # condition -> the identifiers it reads
     for e in path.events:
         if e.kind == "assign":
             target = squash(e.name)
-            for cond in [c for c in seen if re.search(rf"(?<![\w>.]){re.escape(target)}(?!\w)", c)]:
-                del seen[cond]
+            base = _BASE.match(target)
+            seen.pop(target, None)
+            if base:
+                for cond in [c for c, words in names.items() if base.group(1) in words and c in seen]:
+                    del seen[cond]
             m = CONSTANT_STORE.match(squash(e.text).rstrip(";"))
             if m and m.group(1) == target:
                 seen[target] = m.group(2) not in ("false", "NULL", "0", "-0")
@@ -189,7 +194,13 @@ def _feasible(path) -> bool:
             if seen.get(cond, taken) != taken:
                 return False
             seen[cond] = taken
+            if cond not in names:
+                names[cond] = set(_WORDS.findall(cond))
     return True
+
+
+_BASE = re.compile(r"^\(*\*?(\w+)")
+_WORDS = re.compile(r"\w+")
 
 
 def _shape(ctx, flow) -> dict:
@@ -205,7 +216,12 @@ def _shape(ctx, flow) -> dict:
 
 
 def _mentions(text: str, var: str) -> bool:
-    return bool(re.search(rf"(?<![\w>.]){re.escape(var)}(?!\w)", text))
+    return var in text and bool(_mention_pattern(var).search(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _mention_pattern(var: str):
+    return re.compile(rf"(?<![\w>.]){re.escape(var)}(?!\w)")
 
 
 def _walk(path, function, family, balanced, index_of, handed_over, shape, releasers=None):

@@ -19,7 +19,7 @@ STRUCT = re.compile(r"^(?:const\s+|volatile\s+)*(struct|union)\s+(\w+)\s*(\**)$"
 
 def squash(text: str) -> str:
     """An expression without white space, for comparing what two places write."""
-    return re.sub(r"\s+", "", text)
+    return "".join(text.split())
 
 
 def struct_type(type_text: str, pointer: bool) -> str | None:

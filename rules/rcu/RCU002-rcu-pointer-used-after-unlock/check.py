@@ -21,6 +21,7 @@ steps from a cursor that may have been freed meanwhile, unless the cursor was pi
 
 from __future__ import annotations
 
+import functools
 import re
 
 from reviewbot.engine import Hit
@@ -104,18 +105,23 @@ def _callee(value: str) -> str | None:
 
 def _uses(text: str, var: str) -> bool:
     """Whether an expression dereferences var or hands it on (not a comparison or NULL test)."""
-    v = re.escape(var)
-    if re.search(rf"(?<![\w.>]){v}\s*(?:->|\[)", text) or re.search(rf"\*\s*\(?\s*{v}(?!\w)", text):
-        return True
-    return False
+    return var in text and bool(_patterns(var)[0].search(text))
 
 
 def _passes(args, var: str) -> bool:
+    pattern = _patterns(var)[1]
     for a in args:
         a = squash(a)
-        if a == var or re.match(rf"^&?\(?{re.escape(var)}\)?(?:->|\.|\[)", a):
+        if a == var or (var in a and pattern.match(a)):
             return True
     return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _patterns(var: str):
+    v = re.escape(var)
+    return (re.compile(rf"(?<![\w.>]){v}\s*(?:->|\[)|\*\s*\(?\s*{v}(?!\w)"),
+            re.compile(rf"^&?\(?{v}\)?(?:->|\.|\[)"))
 
 
 SAFE_NOTE = re.compile(r"\bsafe\b|go away|be freed|still valid|keeps? \w+ alive|pinned|outside (?:of )?(?:the )?rcu",
@@ -284,7 +290,7 @@ def _passes_text(value: str, found: dict) -> bool:
 
 
 def _mentions(text: str, var: str) -> bool:
-    return bool(re.search(rf"(?<![\w>.]){re.escape(var)}(?!\w)", text))
+    return var in text and bool(re.search(rf"(?<![\w>.]){re.escape(var)}(?!\w)", text))
 
 
 def _hit_use(var, info, use) -> Hit:
