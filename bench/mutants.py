@@ -80,6 +80,12 @@ LOCKS = {"rcu_read_lock": "rcu_read_unlock", "rcu_read_lock_bh": "rcu_read_unloc
 UNLOCKS = {v: k for k, v in LOCKS.items()}
 LOOKUPS = {"xa_load", "idr_find", "radix_tree_lookup"}
 LOOKUP_NAME = re.compile(r"_lookup|_find")
+
+
+def is_reader_deref(name: str) -> bool:
+    """rcu_dereference*() / srcu_dereference*() as a reader uses them: not the _protected forms,
+    which say the update-side lock is held (then the read section is not what protects it)."""
+    return name.startswith(("rcu_dereference", "srcu_dereference")) and not name.endswith("_protected")
 RCU_ITERATOR = re.compile(r"^\w*for_each_entry\w*_s?rcu$")
 MACRO_NAME = re.compile(rb"^\s*(\w+)\s*\(")
 # lines that may sit between a moved statement and the unlock: blank or comment only
@@ -426,11 +432,11 @@ def _section_events(scan: FunctionScan):
     return out
 
 
-def _section_pointers(scan: FunctionScan, lock_byte: int, before: int) -> dict[str, int]:
+def _section_pointers(scan: FunctionScan, lock_byte: int, before: int) -> dict[str, tuple[int, int]]:
     """Pointer variables that got their value inside a section (after lock_byte, before `before`)
-    from rcu_dereference*(), a lookup, or as an RCU list cursor: name -> line."""
+    from rcu_dereference*(), a lookup, or as an RCU list cursor: name -> (line, byte) of the last."""
     unit = scan.unit
-    found: dict[str, int] = {}
+    found: dict[str, tuple[int, int]] = {}
     for target, rhs, node in scan.assigns:
         if not (lock_byte < node.start_byte < before) or not re.fullmatch(r"\w+", target):
             continue
@@ -443,39 +449,70 @@ def _section_pointers(scan: FunctionScan, lock_byte: int, before: int) -> dict[s
             continue
         f = value.child_by_field_name("function")
         callee = unit.text(f) if f is not None else ""
-        if (callee.startswith(("rcu_dereference", "srcu_dereference")) or callee in LOOKUPS
+        if (is_reader_deref(callee) or callee in LOOKUPS
                 or LOOKUP_NAME.search(callee)):
-            found[target] = unit.lines(node)[0]
+            found[target] = (unit.lines(node)[0], node.start_byte)
     for macro, loop in scan.loops:
         if RCU_ITERATOR.match(macro) and lock_byte < loop.start_byte < before:
             cond = loop.child_by_field_name("condition")
             inner = cond.named_children[0] if cond is not None and cond.named_children else None
             cursor = inner.named_children[0] if inner is not None and inner.type == "comma_expression" else None
             if cursor is not None and cursor.type == "identifier":
-                found.setdefault(unit.text(cursor), unit.lines(loop)[0])
+                found.setdefault(unit.text(cursor), (unit.lines(loop)[0], loop.start_byte))
     return found
 
 
-def _uses(unit, stmt, names) -> str | None:
-    """The first of `names` the statement dereferences (->, *, []) or passes to a call."""
+def _uses(unit, stmt, names) -> list[str]:
+    """The `names` the statement dereferences (->, *, []) or passes to a call, in order."""
     from reviewbot.csource import walk
 
+    out = []
     for node in walk(stmt):
         if node.type != "identifier" or unit.text(node) not in names:
             continue
         parent = node.parent
         if parent is None:
             continue
-        if parent.type == "field_expression" and _field_op(parent) == "->" and \
-                parent.child_by_field_name("argument") == node:
-            return unit.text(node)
-        if parent.type == "pointer_expression" and parent.children[0].type == "*":
-            return unit.text(node)
-        if parent.type == "subscript_expression" and parent.child_by_field_name("argument") == node:
-            return unit.text(node)
-        if parent.type == "argument_list":
-            return unit.text(node)
-    return None
+        if (parent.type == "field_expression" and _field_op(parent) == "->"
+                and parent.child_by_field_name("argument") == node) \
+                or (parent.type == "pointer_expression" and parent.children[0].type == "*") \
+                or (parent.type == "subscript_expression" and parent.child_by_field_name("argument") == node) \
+                or parent.type == "argument_list":
+            if unit.text(node) not in out:
+                out.append(unit.text(node))
+    return out
+
+
+# Calls that take or drop a reference on an object, or hand an RCU pointer over to refcounting: a
+# pointer the section took a reference on (or a lookup returned referenced, as a later put shows)
+# may be used after the unlock, so moving the unlock above its use would not be a bug.
+REF_GET = re.compile(r"^(?!get_unaligned)\w*?(?:(?:^|_)(?:get|hold|tryget|grab)(?:_|$)|(?:^|_)inc(?:_not_zero)?$)")
+REF_PUT = re.compile(r"(?:^|_)(?:put|release|unref)$|(?:^|_)put_")
+HANDOFF = "rcu_pointer_handoff"
+
+
+def _mentions(scan: FunctionScan, call, name: str) -> bool:
+    """True when an argument is the object `name` itself or the address of one of its members
+    (`name`, `&name->ref`): what a reference get/put is given (not `name->other_object`)."""
+    pattern = re.compile(rf"{re.escape(name)}|&{re.escape(name)}(?:->|\.).*")
+    return any(pattern.fullmatch(norm(scan.unit, a)) for a in scan.args(call))
+
+
+def _held_by_reference(scan: FunctionScan, var: str, assigned: int, use, unlock) -> bool:
+    """True when using `var` after the unlock would be fine: the use statement releases var or
+    hands it off, or (unless the use statement is the very reference get the unlock must follow)
+    a reference on var is taken between its assignment and the use, or dropped after the unlock."""
+    inside = [(n, c) for n, c in scan.calls if use.start_byte <= c.start_byte < use.end_byte]
+    if any(n == HANDOFF or (REF_PUT.search(n) and _mentions(scan, c, var)) for n, c in inside):
+        return True
+    if any(REF_GET.search(n) and _mentions(scan, c, var) for n, c in inside):
+        return False  # moving the unlock above the get is the classic bug
+    for n, c in scan.calls:
+        if assigned < c.start_byte < use.start_byte and REF_GET.search(n) and _mentions(scan, c, var):
+            return True
+        if c.start_byte > unlock.end_byte and REF_PUT.search(n) and _mentions(scan, c, var):
+            return True
+    return False
 
 
 def op_unlock_above_use(scan: FunctionScan, file: "FileScan") -> list[Mutant]:
@@ -505,7 +542,8 @@ def op_unlock_above_use(scan: FunctionScan, file: "FileScan") -> list[Mutant]:
         if not locks:
             continue
         pointers = _section_pointers(scan, locks[-1], prev.start_byte)
-        used = _uses(unit, prev, set(pointers))
+        used = next((v for v in _uses(unit, prev, set(pointers))
+                     if not _held_by_reference(scan, v, pointers[v][1], prev, stmt)), None)
         if used is None:
             continue
         first, last = unit.lines(prev)
@@ -519,7 +557,7 @@ def op_unlock_above_use(scan: FunctionScan, file: "FileScan") -> list[Mutant]:
         lines = unit.source[start:end].split(b"\n")
         rotated = b"\n".join([lines[-1], *lines[:-1]])
         out.append(_mutant(scan, "unlock-above-use", range(first, ulast + 1), [(start, end, rotated)],
-                           f"moved {name}() above the use of {used} (from line {pointers[used]})",
+                           f"moved {name}() above the use of {used} (from line {pointers[used][0]})",
                            srcu=name.startswith("srcu")))
     return out
 
@@ -607,7 +645,7 @@ def op_walk_outside_lock(scan: FunctionScan, file: "FileScan") -> list[Mutant]:
     what = "walk"
     if not witness:
         witness = [unit.lines(c)[0] for n, c in scan.calls
-                   if n.startswith(("rcu_dereference", "srcu_dereference")) and lock[0] < c.start_byte < unlock[0]]
+                   if is_reader_deref(n) and lock[0] < c.start_byte < unlock[0]]
         what = "dereference"
     if not witness:
         return []
@@ -779,6 +817,8 @@ def main() -> int:
     ap.add_argument("--models", action="store_true", help="also run the reference models")
     ap.add_argument("--list", type=Path, help="write every mutant and its outcome here")
     ap.add_argument("--sites", type=Path, help="write every candidate site of every class here")
+    ap.add_argument("--flavor", choices=("rcu", "srcu"), help="only mutants of this flavor (e.g. srcu: every "
+                    "SRCU site, for the srcu pack); candidate counts are printed before this filter")
     args = ap.parse_args()
     if not args.kernel.is_dir():
         print(f"no kernel tree at {args.kernel}", file=sys.stderr)
@@ -820,7 +860,12 @@ def main() -> int:
         print(f"candidate sites listed in {args.sites}")
 
     # 2. a deterministic selection, reviewed mutant by mutant
-    chosen = select(candidates, args.max_per_class, args.seed)
+    pool_of = candidates
+    if args.flavor:
+        pool_of = {k: [m for m in v if m.flavor == args.flavor] for k, v in candidates.items()}
+        print(f"--flavor {args.flavor}: {sum(len(v) for v in pool_of.values())} of "
+              f"{sum(len(v) for v in candidates.values())} candidate sites kept")
+    chosen = select(pool_of, args.max_per_class, args.seed)
     by_file: dict[str, list[Mutant]] = defaultdict(list)
     for klass in CLASSES:
         for m in chosen[klass]:
@@ -854,7 +899,7 @@ def main() -> int:
     for klass in CLASSES + ("all",):
         ms = total if klass == "all" else chosen[klass]
         done = [outcomes[m] for m in ms if m in outcomes]
-        sites = sum(len(v) for v in candidates.values()) if klass == "all" else len(candidates.get(klass, []))
+        sites = sum(len(v) for v in pool_of.values()) if klass == "all" else len(pool_of.get(klass, []))
         rules = "" if klass == "all" else ",".join(sorted(CLASS_RULES[klass]))
         print(f"{klass:26} {sites:6d} {len(ms):7d} {len({m.file for m in ms}):5d} "
               f"{pct(sum(o['found'] for o in done), len(done))} {pct(sum(o['at_site'] for o in done), len(done))} "

@@ -308,8 +308,66 @@ def test_unlock_above_use_not_without_a_section_pointer_used_just_before():
         	rcu_read_unlock();
         	return 0;
         }
+
+        static void lookup_returns_a_reference(struct foo *f, int id)
+        {
+        	struct obj *o;
+
+        	rcu_read_lock();
+        	o = obj_lookup(f, id);
+        	o->hits++;
+        	rcu_read_unlock();
+        	obj_put(o);
+        }
+
+        static struct obj *referenced_in_the_section(struct foo *f)
+        {
+        	struct obj *o;
+
+        	rcu_read_lock();
+        	o = rcu_dereference(f->obj);
+        	if (o && kref_get_unless_zero(&o->ref)) {
+        		o = rcu_pointer_handoff(o);
+        		rcu_read_unlock();
+        		return o;
+        	}
+        	rcu_read_unlock();
+        	return NULL;
+        }
+
+        static void released_just_before(struct foo *f, int id)
+        {
+        	struct obj *o;
+
+        	rcu_read_lock();
+        	o = obj_find(f, id);
+        	obj_release(o);
+        	rcu_read_unlock();
+        }
         """)
     assert muts(src, "unlock-above-use") == []
+
+
+def test_unlock_above_use_moves_the_unlock_above_the_reference_get():
+    src = c("""
+        static struct obj *get_obj(struct foo *f, int id)
+        {
+        	struct obj *o;
+
+        	rcu_read_lock();
+        	o = obj_lookup(f, id);
+        	if (!o) {
+        		rcu_read_unlock();
+        		return NULL;
+        	}
+        	obj_get(o);
+        	rcu_read_unlock();
+        	return o;
+        }
+        """)
+    (m,) = muts(src, "unlock-above-use")
+    assert m.lines == (line_of(src, "obj_get(o)"), line_of(src, "rcu_read_unlock", 1))
+    check_lines_kept(src, m)
 
 
 # --- drop-unlock-on-error-path --------------------------------------------------------------------
