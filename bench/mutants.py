@@ -711,14 +711,15 @@ def mutants_of(source: bytes | str, path: str = "<source>", classes=CLASSES) -> 
 
 _RULES = None
 _MODELS = None
+_KEEP = None  # which model findings --rules asks for
 
 
 def _init(only: str | None, use_models: bool) -> None:
-    global _RULES, _MODELS
+    global _RULES, _MODELS, _KEEP
     from reviewbot import models, rulepack
 
     if use_models:
-        _RULES, _MODELS, keep = rulepack.select(rulepack.load_rules(), only, None, models.load_models())
+        _RULES, _MODELS, _KEEP = rulepack.select(rulepack.load_rules(), only, None, models.load_models())
     else:
         _RULES, _MODELS = rulepack.select(rulepack.load_rules(), only, None), []
 
@@ -729,7 +730,7 @@ def review(rel: str, text: str) -> list[tuple]:
 
     patch = thread.file_patch(rel, text)
     if _MODELS:
-        found = engine.run(thread.single_series((patch,)), _RULES, models=_MODELS).findings
+        found = engine.run(thread.single_series((patch,)), _RULES, models=_MODELS, keep=_KEEP).findings
     else:
         found = engine.run_patch(patch, _RULES)
     return sorted((f.rule, f.line, f.end_line, f.message, tuple(f.related)) for f in found)

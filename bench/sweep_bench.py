@@ -53,14 +53,15 @@ TSV_COLUMNS = ["rule", "file", "line", "verdict", "reason"]
 
 _RULES = None
 _MODELS = None
+_KEEP = None  # which model findings --rules asks for
 
 
 def _init(only: str | None, use_models: bool = False) -> None:
-    global _RULES, _MODELS
+    global _RULES, _MODELS, _KEEP
     from reviewbot import models, rulepack
 
     if use_models:
-        _RULES, _MODELS, _keep = rulepack.select(rulepack.load_rules(), only, None, models.load_models())
+        _RULES, _MODELS, _KEEP = rulepack.select(rulepack.load_rules(), only, None, models.load_models())
     else:
         _RULES, _MODELS = rulepack.select(rulepack.load_rules(), only, None), []
 
@@ -78,7 +79,7 @@ def review_file(job: tuple[str, str]) -> tuple[str, int, list[tuple[int, str, st
     try:
         patch = thread.file_patch(rel, text)
         if _MODELS:
-            found = engine.run(thread.single_series((patch,)), _RULES, models=_MODELS).findings
+            found = engine.run(thread.single_series((patch,)), _RULES, models=_MODELS, keep=_KEEP).findings
         else:
             found = engine.run_patch(patch, _RULES)
     except Exception as exc:  # one bad file must not stop the sweep, nor vanish from it
