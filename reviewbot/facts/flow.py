@@ -295,8 +295,14 @@ class _Walker:
             outcomes.append((setup + (self.event(LOOP_SKIP, keyword, name, args),), "next", None))
         end_of_body = body.children[-1] if body is not None and body.children else keyword
         release = (self.event(CALL, end_of_body, name, args, guard.released()),) if guard else ()
+        # a `for` loop's update expression runs after an iteration that falls through or continues
+        step: tuple[Event, ...] = ()
+        if node.type == "for_statement":
+            step = self.expression_events(node.child_by_field_name("update"))
         for events, kind, label in once:
-            if kind in ("next", "continue", "break"):
+            if kind in ("next", "continue"):
+                outcomes.append((setup + once_events + events + step + release + (leave,), "next", None))
+            elif kind == "break":
                 outcomes.append((setup + once_events + events + release + (leave,), "next", None))
             else:
                 outcomes.append((setup + once_events + events + release, kind, label))
