@@ -70,6 +70,11 @@ class VariableTypes:
             stack.extend(c for c in n.named_children if c.child_count)
         return types
 
+    @staticmethod
+    def struct_type_of_param(type_text: str) -> str | None:
+        """`struct foo *` (a parameter's type) -> `struct foo`."""
+        return struct_type(" ".join(type_text.split()), True)
+
     def struct_of(self, function: str | None, var: str, pointer: bool = True) -> str | None:
         t = self.of(function).get(var) if function else None
         if t is None:

@@ -60,7 +60,8 @@ def check(ctx):
                 # call_rcu(), list_del_rcu()): then its own updater relies on readers staying in
                 # their section. Elsewhere the object may be kept alive by a lock the caller holds
                 # or a reference taken out of sight, which this view cannot tell from a bug.
-                if idx.types.struct_of(function, hit.args["var"]) not in idx.rcu_retired_types:
+                if not hit.args.get("explicit") and \
+                        idx.types.struct_of(function, hit.args["var"]) not in idx.rcu_retired_types:
                     continue
                 if hit.line not in reported:
                     reported.add(hit.line)
@@ -189,8 +190,11 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
                     if target != var:
                         continue
                     callee = _callee(value)
-                    if callee and (callee in rcu.READER_LOADS or callee in rcu.TABLE_LOOKUPS
-                                   or callee in returns_protected):
+                    if callee and callee in rcu.READER_LOADS:
+                        # rcu_dereference() says it in so many words: the object lives by the section
+                        found[var] = {"line": e.lines[0], "how": f"{callee}()", "pinned": False, "section": None,
+                                      "explicit": True}
+                    elif callee and (callee in rcu.TABLE_LOOKUPS or callee in returns_protected):
                         found[var] = {"line": e.lines[0], "how": f"{callee}()", "pinned": False, "section": None}
                     elif callee and LOOKUP.search(callee) and not REF.search(callee):
                         # known by its name only: many such lookups take a reference or rely on a lock
@@ -246,7 +250,7 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
                     # writer's lock (taken by its caller), which this view cannot see.
                     span = info.get("span") or (info["line"], info["line"])
                     alone = all(span[0] <= n <= span[1] for n in section_lines)
-                    if not info["pinned"] and alone:
+                    if not info["pinned"] and (alone or info.get("explicit")):
                         stale[var] = dict(info, unlock=e)
                 found.clear()
             continue
@@ -302,7 +306,7 @@ def _hit_use(var, info, use) -> Hit:
                f"unlock allowed. Should the section extend over this use, or a reference be taken "
                f"before the unlock?")
     return Hit(line=use.lines[0], end_line=use.lines[1], related=(unlock.lines[0], info["line"]),
-               message=message, args={"var": var},
+               message=message, args={"var": var, "explicit": bool(info.get("explicit"))},
                trace=(f"{info['line']}: {var} = {info['how']} inside the read-side section",
                       f"{unlock.lines[0]}: {unlock.name}(): a grace period may now end and free {var}",
                       f"{use.lines[0]}: {what}"))

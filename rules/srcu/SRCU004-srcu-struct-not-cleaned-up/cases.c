@@ -181,3 +181,40 @@ void widget_drop(struct xarray *xa, unsigned long id)
 	/* ruleid: SRCU004 */
 	kfree(w);
 }
+
+struct session {
+	struct srcu_struct readers;
+	int id;
+};
+
+/* Allocation and init checked in one condition: the free is on the path where nothing was set up. */
+struct session *session_open(int id)
+{
+	struct session *s = kzalloc(sizeof(*s), GFP_KERNEL);
+
+	if (!s || init_srcu_struct(&s->readers))
+		goto nomem;
+	s->id = id;
+	return s;
+nomem:
+	/* ok: SRCU004 */
+	kfree(s);
+	return NULL;
+}
+
+struct channel {
+	struct srcu_struct users;
+	int id;
+};
+
+/* Set up here, and no function of the file ever cleans it up, though channel_release() tears it down. */
+int channel_setup(struct channel *c)
+{
+	/* ruleid: SRCU004 */
+	return init_srcu_struct(&c->users);
+}
+
+void channel_release(struct channel *c)
+{
+	c->id = -1;
+}

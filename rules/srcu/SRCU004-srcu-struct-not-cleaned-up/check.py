@@ -42,8 +42,33 @@ def _failed_branch(event, result: str | None) -> bool | None:
     text = squash(event.name)
     if "init_srcu_struct" not in text and not (result and re.search(rf"\b{re.escape(result)}\b", text)):
         return None
+    disjuncts = _top_level_split(text, "||")
+    if len(disjuncts) > 1:
+        # `if (!fd || init_srcu_struct(&fd->s))`: taken when the object is missing or the init
+        # failed; either way nothing was set up on that branch
+        if any("init_srcu_struct" in d and not d.startswith("!") for d in disjuncts):
+            return bool(event.taken)
+        return None
     negated = text.startswith("!") or text.endswith("==0")
     return bool(event.taken) != negated
+
+
+def _top_level_split(text: str, op: str) -> list[str]:
+    out, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        c = text[i]
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif depth == 0 and text.startswith(op, i):
+            out.append(text[start:i])
+            start = i + len(op)
+            i += len(op)
+            continue
+        i += 1
+    out.append(text[start:])
+    return out
 
 
 def _cleanup_helpers(ctx) -> dict[str, set[str]]:
@@ -85,6 +110,7 @@ def check(ctx):
     if not keys:
         return
     helpers = _cleanup_helpers(ctx)
+    yield from _never_cleaned(ctx, types, keys)
     cleaned_somewhere: dict[tuple[str, str], set[str]] = {}  # (struct, member) -> functions
     for call in facts.calls:
         if call.name in CLEANUPS and call.args and call.function:
@@ -195,6 +221,40 @@ def _result_of(events, index: int) -> str | None:
         if e.kind == "assign" and e.lines[0] <= call.lines[0] and e.lines[1] >= call.lines[1]:
             return squash(e.name)
     return None
+
+
+def _never_cleaned(ctx, types, keys):
+    """A member srcu_struct the file initialises and never cleans up, in a file that tears objects
+    of that type down (frees them, or has a destroy/release/free/exit/remove function taking one):
+    reported at the init, since no free in the file pairs with a cleanup."""
+    facts = ctx.facts
+    cleaned = set()
+    for call in facts.calls:
+        if call.name in CLEANUPS and call.args and call.function:
+            key = member_key(types, call.function, call.args[0])
+            cleaned.add(key[1] if key is not None else squash(call.args[0]))
+    teardown = re.compile(r"(?:destroy|release|free|exit|remove|cleanup|fini|teardown|uninit)$")
+    for (struct, member), init in keys.items():
+        if member in cleaned:
+            continue
+        tears = [f for f in facts.functions if teardown.search(f.name)
+                 and any(types.struct_type_of_param(p.type) == struct for p in f.params)]
+        if not tears:
+            continue
+        fn = tears[0]
+        yield Hit(
+            line=init.lines[0], end_line=init.lines[1], related=(fn.lines[0],),
+            args={"var": squash(init.args[0]), "member": member, "struct": struct, "free": fn.name,
+                  "init": f"init_srcu_struct({init.args[0]})", "init_function": init.function, "where": "",
+                  "cleanup": f"cleanup_srcu_struct({init.args[0]})", "function": fn.name},
+            message=(f"{init.function}() sets up {struct}::{member} with init_srcu_struct({init.args[0]}), but "
+                     f"nothing in this file ever calls cleanup_srcu_struct() on it, while {fn.name}() tears "
+                     f"{struct} objects down: the srcu_struct's per-CPU counters and any queued grace-period "
+                     f"work outlive the object. Should {fn.name}() (or the path that frees the object) call "
+                     f"cleanup_srcu_struct() first?"),
+            trace=(f"{init.lines[0]}: init_srcu_struct({init.args[0]}) in {init.function}()",
+                   f"{fn.lines[0]}: {fn.name}() tears down {struct} with no cleanup_srcu_struct()"),
+        )
 
 
 def _globals(ctx, inits):
