@@ -32,7 +32,8 @@ OPENS = rcu.RCU_LOCKS | rcu.SRCU_LOCKS
 CLOSES = rcu.RCU_UNLOCKS | rcu.SRCU_UNLOCKS
 LOOKUP = re.compile(r"(?:^|_)(?:find|lookup|search)(?:_|$)|_by_|_rcu$|^rcu_dereference|^srcu_dereference")
 # reference grabs: the name ends in one of these (css_tryget(), get_task_struct(), dev_hold(), ...)
-REF = re.compile(r"(?:^|_)(?:get|hold|grab|tryget|tryget_live|get_unless_zero|inc_not_zero|inc|pin|ref|getref)$"
+REF = re.compile(r"(?:^|_)(?:get|hold|grab|tryget|tryget_live|get_unless_zero|inc_not_zero|inc|pin|ref|getref)"
+                 r"(?:_rcu)?$|(?:^|_)get_(?!.*(?:_by_|first|next|last|prev))[a-z]+$"
                  r"|^(?:kref_get|refcount_inc|atomic_inc|atomic_long_inc|percpu_ref_tryget|css_tryget|get_|"
                  r"try_module_get|kobject_get|dget|igrab|mmget|sock_hold|dev_hold|netdev_hold|in_dev_hold)")
 LOCKS = re.compile(r"^(?:spin_lock|raw_spin_lock|mutex_lock|read_lock|write_lock|down_read|down_write)\w*$")
@@ -105,8 +106,11 @@ def _callee(value: str) -> str | None:
 
 
 def _uses(text: str, var: str) -> bool:
-    """Whether an expression dereferences var or hands it on (not a comparison or NULL test)."""
-    return var in text and bool(_patterns(var)[0].search(text))
+    """Whether an expression dereferences var or hands it on (not a comparison or NULL test). A
+    store through it as a whole (`*rdev = x`, an out-parameter of the same name) is not a read."""
+    if var not in text or re.match(rf"^\*\s*{re.escape(var)}\s*=[^=]", text):
+        return False
+    return bool(_patterns(var)[0].search(text))
 
 
 def _passes(args, var: str) -> bool:

@@ -136,10 +136,26 @@ def check(ctx):
             yield hit
 
 
+_EVENT_LINES: dict[int, set[int]] = {}
+
+
+def _event_lines(flow) -> set[int]:
+    key = id(flow)
+    if key not in _EVENT_LINES:
+        if len(_EVENT_LINES) > 256:
+            _EVENT_LINES.clear()
+        _EVENT_LINES[key] = {e.lines[0] for path in flow.paths for e in path.events}
+    return _EVENT_LINES[key]
+
+
 def _judge(judge: Judge, function: str, lines, what: str, subject: str, walk: bool):
     flow = judge.facts.flow(function)
     if flow is None or flow.capped:
         return None  # a partial view of the paths cannot show that no section covers the line
+    if lines[0] not in _event_lines(flow):
+        return None  # in a loop condition the path view does not run: nothing known about it
+    if any(lines[0] in s.event_lines for s in flow.sections if s.lock.kind in NOT_SECTIONS):
+        return None  # preemption or interrupts off: a sched-RCU reader
     here = [s for s in flow.sections if lines[0] in s.event_lines and s.lock.kind not in NOT_SECTIONS]
     if any(s.lock.kind in RCU_KINDS or s.lock.kind == "srcu" for s in here):
         return None
