@@ -248,3 +248,61 @@ static void route_free_rcu(struct rcu_head *head)
 	/* ok: RCU001 */
 	kfree(r);
 }
+
+struct cache {
+	struct xarray slots;
+	bool rcu_freed;
+};
+
+struct item {
+	struct rcu_head rcu;
+	int refs;
+};
+
+/* Looked up under RCU... */
+int cache_peek(struct cache *c, unsigned long id)
+{
+	struct item *it;
+	int refs = 0;
+
+	rcu_read_lock();
+	/* ruleid: RCU001 */
+	it = xa_load(&c->slots, id);
+	if (it)
+		refs = it->refs;
+	rcu_read_unlock();
+	return refs;
+}
+
+/* ...but removed with a grace period on one path only; the caller frees it on the other. */
+void cache_drop(struct cache *c, unsigned long id, struct item *it)
+{
+	xa_erase(&c->slots, id);
+	if (c->rcu_freed)
+		kfree_rcu(it, rcu);
+}
+
+struct pool {
+	struct xarray slots;
+};
+
+/* Looked up under RCU and removed with a grace period on every path. */
+int pool_peek(struct pool *p, unsigned long id)
+{
+	struct item *it;
+	int refs = 0;
+
+	rcu_read_lock();
+	/* ok: RCU001 */
+	it = xa_load(&p->slots, id);
+	if (it)
+		refs = it->refs;
+	rcu_read_unlock();
+	return refs;
+}
+
+void pool_drop(struct pool *p, unsigned long id, struct item *it)
+{
+	xa_erase(&p->slots, id);
+	kfree_rcu(it, rcu);
+}

@@ -48,6 +48,7 @@ def check(ctx):
                     if s.frees_params and not s.waits and name not in callbacks(idx)}
     frees = {c.function for c in facts.calls if c.function and (c.name in rcu.FREES or c.name in free_helpers)}
     reported = set()
+    yield from _conditional_grace_periods(idx, reported)
     for function in sorted(retires & frees):
         if function in callbacks(idx) or _rcu_head_param(facts, function) or _documents_grace_period(ctx, function):
             continue
@@ -66,6 +67,63 @@ def check(ctx):
                 continue
             reported.add(hit.line)
             yield hit
+
+
+def _conditional_grace_periods(idx, reported):
+    """A function that removes entries from a table the file looks up under rcu_read_lock(), and
+    waits for (or defers to) a grace period after the removal on some paths only: on the others the
+    entry goes back to its owner with no grace period, and the lookup's rcu_read_lock() protects
+    nothing. Reported at the lookups, naming the removal and the only grace period."""
+    facts = idx.facts
+    removers = {c.function for c in facts.calls if c.function and c.name in rcu.TABLE_REMOVES and c.args}
+    for function in sorted(removers):
+        flow = facts.flow(function)
+        if flow is None or function in callbacks(idx):
+            continue
+        with_gp, without_gp = {}, {}
+        assigned = _assignments_by_line(idx, function)
+        for path in flow.paths:
+            removed = None
+            for e in path.events:
+                if e.kind == "branch" and removed and removed[2]:
+                    # `if (!old)`: nothing was in the table, so nothing needs a grace period
+                    cond, taken = squash(e.name), bool(e.taken)
+                    var = removed[2]
+                    if (cond in (f"!{var}", f"{var}==NULL", f"NULL=={var}") and taken) or (cond == var and not taken):
+                        removed = None
+                    continue
+                if e.kind != "call":
+                    continue
+                if e.name in rcu.TABLE_REMOVES and e.args and removed is None:
+                    slot = "table:" + idx.slot(function, e.args[0])
+                    if idx.readers_of(slot):
+                        removed = (slot, e, assigned.get((e.lines[0], e.name)))
+                elif removed and (_waits(idx, e) or e.name in rcu.DEFERRED_FREES or e.name in rcu.RCU_DEFERS):
+                    with_gp.setdefault(removed[0], (removed[1], e))
+                    removed = None
+            if removed and path.exit in ("return", "end"):
+                without_gp.setdefault(removed[0], removed[1])
+        for slot, (remove, gp) in with_gp.items():
+            if slot not in without_gp:
+                continue
+            for reader in idx.readers_of(slot):
+                if reader.how not in rcu.TABLE_LOOKUPS or (reader.lines[0], "gp") in reported:
+                    continue
+                reported.add((reader.lines[0], "gp"))
+                yield Hit(
+                    line=reader.lines[0], end_line=reader.lines[1], related=(remove.lines[0], gp.lines[0]),
+                    args={"var": reader.var or "the entry"},
+                    message=(f"{reader.how}() finds the entry under rcu_read_lock() here, which only protects it if "
+                             f"every removal waits for a grace period before the entry is freed; but "
+                             f"{function}() removes it ({remove.name}() on line {remove.lines[0]}) and waits "
+                             f"({gp.name}() on line {gp.lines[0]}) only on some paths: on the others the entry "
+                             f"is handed back and freed with no grace period, while this reader may still hold "
+                             f"it. Should every removal path defer the free, or the lookup take the table's "
+                             f"lock?"),
+                    trace=(f"{reader.lines[0]}: {reader.function}(): {reader.how}() under rcu_read_lock()",
+                           f"{remove.lines[0]}: {function}(): {remove.name}()",
+                           f"{gp.lines[0]}: {gp.name}() on one path only"),
+                )
 
 
 def _documents_grace_period(ctx, function: str) -> bool:
