@@ -311,6 +311,8 @@ def review_thread(job: tuple[int, list[bytes]]) -> list[Outcome]:
     from reviewbot import lore, thread
     from reviewbot.errors import ReviewbotError
 
+    if not any(_may_hold_patch(raw) for raw in raws):
+        return [Outcome(index, "no-patches", error="no patch in the thread")]  # a discussion: no b4, no parse
     try:
         msgs = [lore.parse_message(raw) for raw in raws]
         first = next((m for m in (lore.clean_msgid(msg) for msg in msgs) if m), None)
@@ -332,6 +334,15 @@ def review_thread(job: tuple[int, list[bytes]]) -> list[Outcome]:
         if os.environ.get("REVIEWBOT_DEBUG"):
             raise
         return [Outcome(index, "failed", error=f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])]
+
+
+_ENCODED = re.compile(rb"(?im)^content-transfer-encoding:\s*(?:base64|quoted-printable)")
+
+
+def _may_hold_patch(raw: bytes) -> bool:
+    """Whether a raw mail may carry a diff: it shows one, or its body is encoded so that it would
+    not show (then it is parsed like any other)."""
+    return b"\n+++ " in raw or b"diff --git " in raw or bool(_ENCODED.search(raw))
 
 
 def _review_one(index: int, series, settings: Settings) -> Outcome:

@@ -150,6 +150,20 @@ def drop_subsumed(findings: set[Finding], models) -> list[Finding]:
     return [f for f in findings if not covered(f)]
 
 
+def _mentions(ctx: FileContext, needles: tuple[str, ...]) -> bool:
+    """Whether the file's text (what the rules will read of it) contains any of `needles`: the
+    post-image lines the patch shows, or with a tree the whole parsed file."""
+    key = ("text", id(ctx.file))
+    text = ctx._units.get(key)
+    if text is None:
+        if ctx.tree is not None and not ctx.file.post_image_complete:
+            text = ctx.unit.source.decode("utf-8", "replace")
+        else:
+            text = "\n".join(ctx.file.post_image.values())
+        ctx._units[key] = text
+    return any(n in text for n in needles)
+
+
 def run_patch(patch: Patch, rules: list[Rule], tree: str | None = None) -> list[Finding]:
     units: dict = {}  # parsed files shared by every rule on this patch
     contexts = [FileContext(patch, cf, None, units, tree) for cf in patch.changed_files if not cf.is_binary]
@@ -158,13 +172,15 @@ def run_patch(patch: Patch, rules: list[Rule], tree: str | None = None) -> list[
     for rule in rules:
         if rule.scope == "patch":
             wanted = [FileContext(patch, c.file, rule, units, tree) for c in contexts if wants(rule, c.path)]
+            if rule.requires and not any(_mentions(c, rule.requires) for c in wanted):
+                continue  # a patch-scope rule reads every file once one of them is its business
             for hit in rule.check(PatchContext(patch, wanted, rule)) or ():
                 ctx = by_path.get(hit.file or "")
                 if ctx is not None:
                     out.extend(_finding(rule, patch, ctx.file, hit))
             continue
         for base in contexts:
-            if not wants(rule, base.path):
+            if not wants(rule, base.path) or (rule.requires and not _mentions(base, rule.requires)):
                 continue
             ctx = FileContext(patch, base.file, rule, units, tree)
             for hit in rule.check(ctx) or ():

@@ -169,6 +169,9 @@ def defuse_headers(msg: EmailMessage) -> None:
     import email.errors
     import email.header
 
+    if msg.__dict__.get("_reviewbot_defused"):
+        return  # once per message: b4 and thread.py ask for every mail several times
+    msg.__dict__["_reviewbot_defused"] = True
     _drop_long_headers(msg)
     _trim_references(msg)
     for name in ("Subject", "From"):

@@ -6,6 +6,10 @@ query for candidate sites, handed to the judge as `ctx.query_matches`), `cases.c
 examples) and `README.md` (the fixed sections `reviewbot explain` prints). Adding a folder adds the
 rule; nothing else is registered anywhere.
 
+`rule.toml` may list `requires = ["srcu", ...]`: words without which the rule has nothing to say
+about a file; the engine then skips the file for that rule before parsing it (most patches touch no
+RCU code, and parsing is most of a review's time).
+
 Rules load only from the installed package or from a folder the user names (`--rules-dir`): a rule's
 check.py is code, and we never run code from anywhere else.
 """
@@ -42,6 +46,9 @@ class Rule:
     folder: Path
     files: tuple[str, ...] = ("*.c", "*.h")  # which changed files the rule reads
     scope: str = "file"  # "file": check(ctx) once per changed file; "patch": once per patch
+    # The rule has nothing to say about a file whose text contains none of these (it is not run on
+    # it, and the file is not even parsed for it): `requires = ["srcu"]`. Empty: every file.
+    requires: tuple[str, ...] = ()
     meta: dict = field(default_factory=dict, compare=False, hash=False)
 
     @cached_property
@@ -118,6 +125,7 @@ def _read_rule(toml_path: Path) -> Rule:
         folder=folder,
         files=tuple(data.get("files", ("*.c", "*.h"))),
         scope=data.get("scope", "file"),
+        requires=tuple(data.get("requires", ())),
         meta={k: v for k, v in data.items() if k not in REQUIRED_KEYS},
     )
 
@@ -138,6 +146,9 @@ def rule_problems(folder: Path, data: dict) -> list[str]:
         problems.append(f"confidence {data['confidence']!r} is not one of {', '.join(CONFIDENCES)}")
     if data.get("scope", "file") not in ("file", "patch"):
         problems.append(f"scope {data['scope']!r} is not file or patch")
+    requires = data.get("requires", [])
+    if not isinstance(requires, list) or not all(isinstance(x, str) and x for x in requires):
+        problems.append("requires is not a list of non-empty strings")
     if not (folder / "check.py").is_file():
         problems.append("check.py is missing")
     return problems

@@ -87,3 +87,23 @@ def test_annotation_reader_on_a_sample():
         "A001": {"ruleid": {2}, "ok": {5}, "todoruleid": {5}},
         "B002": {"ruleid": set(), "ok": {5}, "todoruleid": set()},
     }
+
+
+def test_a_rule_is_not_run_on_a_file_without_what_it_requires(tmp_path):
+    # rule.toml `requires`: the engine neither runs the rule nor parses the file for it
+    folder = tmp_path / "pack" / "ZZZ001-needs-zzz"
+    folder.mkdir(parents=True)
+    (folder / "rule.toml").write_text(
+        'id = "ZZZ001"\nname = "needs-zzz"\nseverity = "info"\nconfidence = "low"\nsummary = "s"\n'
+        'message = "m"\nsee = "https://example.org"\nrequires = ["zzz_marker"]\n', "utf-8")
+    (folder / "check.py").write_text(
+        "from reviewbot.engine import Hit\n"
+        "def check(ctx):\n"
+        "    assert b'zzz_marker' in ctx.unit.source, 'run on a file without its marker'\n"
+        "    yield Hit(line=1)\n", "utf-8")
+    (rule,) = rulepack.load_rules(tmp_path)
+    assert rule.requires == ("zzz_marker",)
+    without = thread.file_patch("a.c", "int a;\n")
+    with_it = thread.file_patch("b.c", "int zzz_marker;\n")
+    assert engine.run_patch(without, [rule]) == []
+    assert [f.file for f in engine.run_patch(with_it, [rule])] == ["b.c"]
