@@ -112,7 +112,7 @@ def check(ctx):
         return
     judge = _Judge(ctx)
     # functions that open a section and make a call that may sleep (directly or in a callee)
-    candidates = sorted(f for f in openers if any(judge.sleeps_at(c) for c in judge.calls_in(f)))
+    candidates = sorted(f for f in openers if judge.reaches_sleep(f) and any(judge.sleeps_at(c) for c in judge.calls_in(f)))
     seen = set()
     for function in candidates:
         flow = facts.flow(function)
@@ -135,6 +135,7 @@ class _Judge:
                 self.by_function.setdefault(c.function, []).append(c)
         self._chains: dict[tuple, tuple | None] = {}
         self._effects: dict[str, set] = {}
+        self._reaches: dict[str, bool] = {}
 
     def calls_in(self, function: str) -> list:
         return self.by_function.get(function, [])
@@ -167,15 +168,35 @@ class _Judge:
             return self._chains[key]
         self._chains[key] = None  # recursion guard
         found = None
-        calls = self.calls_in(function)
-        if depth <= MAX_DEPTH and self._helper_effect(function) is None and not self._touches_section(function) \
-                and any(direct_sleep(c.name, c.args) or (c.name in self.local and c.name != function) for c in calls):
+        if depth <= MAX_DEPTH and self.reaches_sleep(function) and self._helper_effect(function) is None \
+                and not self._touches_section(function):
             flow = self.facts.flow(function)
             for path in flow.paths if flow is not None else ():
                 found = self._path_sleep(function, path, known, depth)
                 if found:
                     break
         self._chains[key] = found
+        return found
+
+    def reaches_sleep(self, function: str) -> bool:
+        """Whether a sleeping call is among the calls of `function` or of the file's functions it
+        calls (a few levels down), regardless of paths: the cheap test before building flows."""
+        if function in self._reaches:
+            return self._reaches[function]
+        self._reaches[function] = False
+        todo, seen, found = [(function, 0)], set(), False
+        while todo and not found:
+            name, depth = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for c in self.calls_in(name):
+                if direct_sleep(c.name, c.args):
+                    found = True
+                    break
+                if c.name in self.local and depth < MAX_DEPTH:
+                    todo.append((c.name, depth + 1))
+        self._reaches[function] = found
         return found
 
     def _path_sleep(self, function, path, known, depth):

@@ -106,6 +106,7 @@ class _Judge:
         self.facts = ctx.facts
         self._idx = None
         self._gates = None
+        self._calls = None
         self._readers = []
         self._by_function: dict[str, list] = {}
         for a in self.facts.assignments:
@@ -117,6 +118,14 @@ class _Judge:
         if self._idx is None:
             self._idx = rcu.index(self.ctx)
         return self._idx
+
+    def calls_of(self, function: str) -> list:
+        if self._calls is None:
+            self._calls = {}
+            for c in self.facts.calls:
+                if c.function:
+                    self._calls.setdefault(c.function, []).append(c)
+        return self._calls.get(function, [])
 
     def assignments(self, function: str) -> list:
         return self._by_function.get(function, [])
@@ -140,7 +149,7 @@ class _Judge:
     def candidates(self, function: str) -> dict[str, str]:
         """obj -> "fresh"/"param": the objects published in `function` that it set up itself and
         that have stores or initialisers after some publish (by line)."""
-        calls = [c for c in self.facts.calls if c.function == function]
+        calls = self.calls_of(function)
         publishes = [(c, self.published(function, c, readers=False)) for c in calls
                      if c.name in PUBLISHES or c.name in TABLE_PUBLISHES]
         publishes = [(c, obj) for c, obj in publishes if obj]
@@ -223,8 +232,8 @@ class _Judge:
             if f:
                 key = (f[0], f[1])
                 first_store[key] = min(first_store.get(key, a.lines[0]), a.lines[0])
-        for c in self.facts.calls:
-            if c.function == function and c.name in INITIALISERS:
+        for c in self.calls_of(function):
+            if c.name in INITIALISERS:
                 f = _init_field(c)
                 if f:
                     first_store[f] = min(first_store.get(f, c.lines[0]), c.lines[0])
@@ -297,8 +306,8 @@ class _Judge:
             if a.lines[0] < line and (squash(a.target) == f"*{obj}" or
                                       (squash(a.target) == obj and re.match(r"^kmemdup\b", a.value))):
                 return True
-        return any(c.function == function and c.name == "memcpy" and c.lines[0] < line and c.args
-                   and squash(c.args[0]) == obj for c in self.facts.calls)
+        return any(c.name == "memcpy" and c.lines[0] < line and c.args and squash(c.args[0]) == obj
+                   for c in self.calls_of(function))
 
     def initialisation(self, function, r) -> dict:
         """The late stores of a publish that are initialisation readers can trip on (empty when
@@ -396,7 +405,7 @@ class _Judge:
                 continue
             out |= set(re.findall(r"(?:->|\.)\s*(\w+)", self.ctx.unit.text(node)))
             if depth < 3:
-                todo += [(c.name, depth + 1) for c in self.facts.calls if c.function == name and c.name in local]
+                todo += [(c.name, depth + 1) for c in self.calls_of(name) if c.name in local]
         return out
 
     def _result_var(self, function, e) -> str | None:

@@ -87,14 +87,15 @@ def _exit_functions(ctx) -> list[str]:
     facts = ctx.facts
     out = [squash(c.args[0]) for c in facts.calls if c.name == "module_exit" and c.function is None and c.args]
     source = ctx.unit.source
-    for fn in facts.functions:
-        node = ctx.unit.function(fn.name)
-        if node is None or fn.name in out:
-            continue
-        body = node.child_by_field_name("body")
-        head = source[node.start_byte:body.start_byte if body is not None else node.end_byte]
-        if EXIT.search(head.decode("utf-8", "replace")):
-            out.append(fn.name)
+    if b"__exit" in source:
+        for node in ctx.unit.functions():
+            name = ctx.unit.function_name(node)
+            if not name or name in out:
+                continue
+            body = node.child_by_field_name("body")
+            head = source[node.start_byte:body.start_byte if body is not None else node.end_byte]
+            if EXIT.search(head.decode("utf-8", "replace")):
+                out.append(name)
     return [name for name in out if facts.function(name) is not None]
 
 
