@@ -83,7 +83,7 @@ GFP_ARG = {
     "alloc_skb": 1, "__alloc_skb": 1, "skb_clone": 1, "skb_copy": 1, "pskb_copy": 1, "skb_copy_expand": 3,
     "pskb_expand_head": 3, "nlmsg_new": 1, "genlmsg_new": 1, "devm_kzalloc": 2, "devm_kmalloc": 2,
     "devm_kcalloc": 3, "bitmap_zalloc": 1, "bitmap_alloc": 1, "alloc_percpu_gfp": 1, "__alloc_percpu_gfp": 2,
-    "sg_alloc_table": 2, "kobject_uevent_env": None, "rhashtable_init": None,
+    "sg_alloc_table": 2,
 }
 SLEEPING_GFP = re.compile(r"\bGFP_(?:KERNEL|KERNEL_ACCOUNT|NOFS|NOIO|USER|HIGHUSER\w*)\b")
 NO_RECLAIM = re.compile(r"~\s*\(?\s*__GFP_(?:DIRECT_RECLAIM|RECLAIM)\b")
@@ -363,7 +363,7 @@ def direct_sleep(name: str, args) -> str | None:
     """`name(...)` when the call itself may sleep (with the GFP mask that makes it), else None."""
     if name in GFP_ARG:
         index = GFP_ARG[name]
-        if index is None or len(args) <= index:
+        if len(args) <= index:
             return None
         gfp = args[index]
         if SLEEPING_GFP.search(gfp) and "?" not in gfp and not NO_RECLAIM.search(gfp):

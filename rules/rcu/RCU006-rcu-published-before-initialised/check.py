@@ -67,9 +67,6 @@ ACTIVE = re.compile(r"^(?:spin_lock_init|raw_spin_lock_init|rwlock_init|mutex_in
                     r"init_irq_work|tasklet_init|tasklet_setup|kthread_init_work|init_srcu_struct)\(")
 TEARDOWN = re.compile(r"(?:shutdown|exit|destroy|remove|release|free|cleanup|uninit|unregister|flush|teardown|"
                       r"fini|_del|_stop|_put)", re.IGNORECASE)
-# stores that only look like updates of live state
-LIVE = {"WRITE_ONCE", "smp_store_release", "rcu_assign_pointer", "RCU_INIT_POINTER", "atomic_inc", "atomic_dec",
-        "set_bit", "clear_bit", "refcount_inc", "kref_get"}
 FRESH = re.compile(r"^(?:\(\s*[\w\s\*]+\)\s*)?(?:\w*(?:alloc|kmemdup|kstrdup|create|_new|new_|clone|_dup)\w*|"
                    r"new|kzalloc\w*|kmalloc\w*|kcalloc\w*|kvzalloc\w*|kvmalloc\w*)\s*\(")
 NOT_FRESH = re.compile(r"^(?:\(\s*[\w\s\*]+\)\s*)?(?:xa_alloc|idr_alloc|ida_alloc|__xa_alloc)\w*\s*\(")
