@@ -33,7 +33,7 @@ CLOSES = rcu.RCU_UNLOCKS | rcu.SRCU_UNLOCKS
 LOOKUP = re.compile(r"(?:^|_)(?:find|lookup|search)(?:_|$)|_by_|_rcu$|^rcu_dereference|^srcu_dereference")
 # reference grabs: the name ends in one of these (css_tryget(), get_task_struct(), dev_hold(), ...)
 REF = re.compile(r"(?:^|_)(?:get|hold|grab|tryget|tryget_live|get_unless_zero|inc_not_zero|inc|pin|ref|getref)"
-                 r"(?:_rcu)?$|(?:^|_)get_(?!.*(?:_by_|first|next|last|prev))[a-z]+$"
+                 r"(?:_rcu)?$|(?:^|_)(?:get|grab|hold|pin)_(?!.*(?:_by_|first|next|last|prev))[a-z]+$"
                  r"|^(?:kref_get|refcount_inc|atomic_inc|atomic_long_inc|percpu_ref_tryget|css_tryget|get_|"
                  r"try_module_get|kobject_get|dget|igrab|mmget|sock_hold|dev_hold|netdev_hold|in_dev_hold)")
 LOCKS = re.compile(r"^(?:spin_lock|raw_spin_lock|mutex_lock|read_lock|write_lock|down_read|down_write)\w*$")
@@ -185,8 +185,7 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
             var = squash(e.name)
             for v, info in list(stale.items()):  # `x = p->field;`, `p->count++;`
                 if _uses(e.text, v) and _reportable(info, other_locks):
-                    yield _hit_use(v, info, e)
-                    stale.pop(v)
+                    yield from _use(stale, v, info, e)
             stale.pop(var, None)
             found.pop(var, None)
             if depth:
@@ -217,14 +216,12 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
             # dereference in the return is a use here
             for var, info in list(stale.items()):
                 if _uses(e.text, var) and _reportable(info, other_locks):
-                    yield _hit_use(var, info, e)
-                    stale.pop(var)
+                    yield from _use(stale, var, info, e)
             continue
         if e.kind == "branch":
             for var, info in list(stale.items()):
                 if _uses(e.name, var) and _reportable(info, other_locks):
-                    yield _hit_use(var, info, e)
-                    stale.pop(var)
+                    yield from _use(stale, var, info, e)
             continue
         if e.kind != "call":
             continue
@@ -267,10 +264,15 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
             if RETIRES.search(e.name) or e.name in rcu.POINTER_STORES or e.name in rcu.LIST_DELS:
                 stale.pop(var)  # this function retires or releases it: it is the updater, or it owns a reference
                 continue
+            if LOCKS.match(e.name) and _passes(e.args, var) and info.get("by_name"):
+                # taking a lock inside the object after the section: whoever frees it takes that lock
+                # too, so the object must outlive the section; nothing keeps it alive here
+                yield _hit_use(var, info, info.get("first_use") or e, explicit=True)
+                stale.pop(var)
+                continue
             if PRINTS.match(e.name) or "typeof" in e.text or not _reportable(info, other_locks):
                 continue
-            yield _hit_use(var, info, e)
-            stale.pop(var)
+            yield from _use(stale, var, info, e)
         # pinned inside the section: a reference, or the object's own lock
         if depth:
             for var, info in found.items():
@@ -301,7 +303,17 @@ def _mentions(text: str, var: str) -> bool:
     return var in text and bool(re.search(rf"(?<![\w>.]){re.escape(var)}(?!\w)", text))
 
 
-def _hit_use(var, info, use) -> Hit:
+def _use(stale: dict, var: str, info: dict, e):
+    """A use of a stale pointer: reported now, or, for an object known only by its lookup's name,
+    remembered until a lock taken inside the object shows it must outlive the section."""
+    if info.get("by_name"):
+        info.setdefault("first_use", e)
+        return
+    yield _hit_use(var, info, e)
+    stale.pop(var, None)
+
+
+def _hit_use(var, info, use, explicit: bool = False) -> Hit:
     unlock = info["unlock"]
     what = use.text if len(use.text) <= 60 else use.text[:57] + "..."
     message = (f"{var} was found under the read-side section ({info['how']} on line {info['line']}), but "
@@ -310,7 +322,7 @@ def _hit_use(var, info, use) -> Hit:
                f"unlock allowed. Should the section extend over this use, or a reference be taken "
                f"before the unlock?")
     return Hit(line=use.lines[0], end_line=use.lines[1], related=(unlock.lines[0], info["line"]),
-               message=message, args={"var": var, "explicit": bool(info.get("explicit"))},
+               message=message, args={"var": var, "explicit": explicit or bool(info.get("explicit"))},
                trace=(f"{info['line']}: {var} = {info['how']} inside the read-side section",
                       f"{unlock.lines[0]}: {unlock.name}(): a grace period may now end and free {var}",
                       f"{use.lines[0]}: {what}"))
