@@ -77,7 +77,10 @@ class CUnit:
         by_name: dict[str, Node] = {}
         for node in nodes:
             name = self.function_name(node)
-            if name is not None:
+            # Two definitions of a name sit in exclusive #if branches (`#ifdef CONFIG_X` the real
+            # one, `#else` an empty stub): the longer one is the code worth reading.
+            if name is not None and (name not in by_name or
+                                     node.end_byte - node.start_byte > by_name[name].end_byte - by_name[name].start_byte):
                 by_name[name] = node
         return nodes, by_name
 
@@ -98,7 +101,7 @@ class CUnit:
         return tuple(sorted(found, key=lambda n: n.start_byte))
 
     def function(self, name: str) -> Node | None:
-        """The function_definition node of the function called `name` (the last one if several)."""
+        """The function_definition node of the function called `name` (the longest if several)."""
         return self._functions[1].get(name)
 
     def function_name(self, definition: Node) -> str | None:

@@ -184,7 +184,10 @@ class Facts:
         return tuple(f for f in (self.flow(n) for n in dict.fromkeys(n for n in names if n)) if f is not None)
 
     def function(self, name: str) -> Function | None:
-        return next((f for f in reversed(self.functions) if f.name == name), None)
+        """The function called `name`; of two definitions (an #ifdef and its #else stub), the
+        longer, as CUnit.function() picks."""
+        found = [f for f in self.functions if f.name == name]
+        return max(found, key=lambda f: f.lines[1] - f.lines[0]) if found else None
 
     def struct(self, name: str) -> Struct | None:
         return next((s for s in self.structs if s.name == name), None)
@@ -199,7 +202,7 @@ class Facts:
         return next((i for i in self.initializers if i.variable == variable), None)
 
     def flow(self, function: str):
-        """The FunctionFlow of the function called `function` (the last one of that name); None
+        """The FunctionFlow of the function called `function` (the longest of that name); None
         when there is no such function, or the parser could not read all of it (paths through
         an ERROR node are guesses, and a check must not report guesses)."""
         if function not in self._flows:

@@ -242,12 +242,24 @@ def _walk(idx, function, path, free_helpers, handled):
                 retired[var] = {"event": e, "slot": idx.slot(function, e.args[0]), "kind": "pointer",
                                 "waited": set(), "what": f"{name}({e.args[0]}, ...)"}
             continue
+        if name in rcu.TABLE_LOOKUPS and e.args:
+            var = assigned.get((e.lines[0], name))
+            if var:
+                loaded[var] = ("table:" + idx.slot(function, e.args[0]), e)
+            continue
         if name in rcu.TABLE_REMOVES and e.args:
             var = assigned.get((e.lines[0], name))
             slot = "table:" + idx.slot(function, e.args[0])
-            if var and not waited_before and idx.readers_of(slot):
-                retired[var] = {"event": e, "slot": slot, "kind": "table", "waited": set(),
-                                "what": f"{name}({', '.join(e.args)})"}
+            if waited_before or not idx.readers_of(slot):
+                continue
+            # the entry removed: the result, or (unassigned) an object whose field is the key
+            # (`xa_erase(&s->idr, dev->id)`) or that was looked up in the same table
+            victims = [var] if var else (
+                [v for v in re.findall(r"(\w+)->", " ".join(e.args[1:]))]
+                + [v for v, (s, _ev) in loaded.items() if s == slot])
+            for v in dict.fromkeys(victims):
+                retired[v] = {"event": e, "slot": slot, "kind": "table", "waited": set(),
+                              "what": f"{name}({', '.join(e.args)})"}
             continue
         # retired the right way
         if name in rcu.DEFERRED_FREES or name in rcu.RCU_DEFERS or name in rcu.SRCU_DEFERS or _defers(e):
