@@ -11,6 +11,10 @@
 3. Compare with contract.py; every disagreement is a Divergence at the line where the behaviour
    diverges, with the smallest world (fewest handlers, then fewest steps) as its trace.
 
+Worlds, interleavings, candidates, the cost order and traces are the shared exploration engine
+(reviewbot.explore); what is here is this model's own: its role finders, its worlds' set-up and
+the comparison with its contract.
+
 Code the interpreter cannot run is reported as not modelled; the model never guesses.
 """
 
@@ -20,15 +24,23 @@ import importlib.util
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from reviewbot import csource
-from reviewbot.interp.errors import Fault, NotModelled
-from reviewbot.interp.kernel import STUBS, defer, domain, free_block
-from reviewbot.interp.machine import Frame, Machine
-from reviewbot.interp.memory import NULL, Block, Func, Ptr, Struct, c_string, truth
+from reviewbot.explore import Candidate, EventRule
+from reviewbot.explore import Explorer as BaseExplorer
+from reviewbot.explore import World as BaseWorld
+from reviewbot.explore import and_list as _and
+from reviewbot.explore import at as _at
+from reviewbot.explore import at_free, at_load, function_at, run_alone, steps_alone
+from reviewbot.explore import held_at as _held_at
+from reviewbot.explore import line_ref as _line_ref
+from reviewbot.explore import trace as _trace
+from reviewbot.interp.errors import NotModelled
+from reviewbot.interp.kernel import defer, domain, free_block
+from reviewbot.interp.machine import Frame
+from reviewbot.interp.memory import NULL, Block, Func, Ptr, Struct, c_string, clone_value, truth
 from reviewbot.interp.program import FuncDef, N, Program, walk
-from reviewbot.interp.sched import run_alone, run_interleaved
 from reviewbot.models import Divergence, ModelResult
 
 
@@ -282,12 +294,11 @@ def _freed(oc: Any) -> int:
     return 0
 
 
-class World:
+class World(BaseWorld):
     def __init__(self, pc: Pieces, handlers: tuple[Handler, ...], kind: str, verbose: bool = False):
+        super().__init__(pc.prog, kind, verbose=verbose)
         self.pc = pc
         self.handlers = handlers
-        self.kind = kind
-        self.m = Machine(pc.prog, STUBS, verbose=verbose)
         self.kdata: dict[str, Ptr] = {}
         self.loaded: list[Handler] = []
         self.rejected: dict[str, Any] = {}
@@ -295,27 +306,27 @@ class World:
         self.unreg_done: set[str] = set()
         self.handled: bool | None = None
         self.killer_policy: str | None = None
-        self.header: list[str] = []
-        self.trace_from = 0
         self.oc: Ptr | None = None
         self.target: str = ""
         self.k = 0
-        self.oom_end: int | None = None
         self.unload_from: dict[str, int] = {}
         self.seen: dict[str, tuple[int, bool]] = {}  # what the programs that ran returned and freed
         self.oom_steps = 0  # the steps of the OOM thread (sequential worlds)
 
+    @property
+    def size(self) -> int:
+        return len(self.handlers)
+
+    def describe(self) -> str:
+        return _world_line(self)
+
     def clone(self, handlers: tuple[Handler, ...] | None = None) -> "World":
         """A copy of this world (after loading), sharing only the program; `handlers` replaces the
         handlers' behaviour (what their programs return and free: loading cannot see it)."""
-        from reviewbot.interp.memory import clone_value
-
         memo: dict = {}
-        new = World.__new__(World)
-        new.__dict__.update(self.__dict__)
-        new.m = self.m.clone(memo)
+        new = self.fork(memo)
         new.kdata = {k: clone_value(v, memo) for k, v in self.kdata.items()}
-        new.calls, new.unreg_done, new.header, new.unload_from, new.seen = [], set(), [], {}, {}
+        new.calls, new.unreg_done, new.unload_from, new.seen = [], set(), {}, {}
         new.rejected = dict(self.rejected)
         if handlers is not None:
             by_label = {h.label: h for h in handlers}
@@ -344,11 +355,6 @@ class World:
 
     # helpers
 
-    def run_call(self, fd: FuncDef, args: list, name: str):
-        th = self.m.thread(name, Func(fd.name), args[: len(fd.params)])
-        run_alone(self.m, th)
-        return th
-
     def read_string(self, th, value: Any, line: int) -> str:
         if not isinstance(value, Ptr):
             return "(not a string)"
@@ -372,7 +378,7 @@ class World:
         offset = 0
         for mname, mtype in pc.members:
             if pc.init_member is not None:
-                th = self.run_call(pc.init_member, [BtfType(OPS_STRUCT), BtfMember(mname, offset * 8), kdata, udata],
+                th = self.call(pc.init_member, [BtfType(OPS_STRUCT), BtfMember(mname, offset * 8), kdata, udata],
                                    f"load {h.label}")
                 if th.fault is not None:
                     raise NotModelled(f"{pc.init_member.name}()", th.fault.line, f"faults while loading a handler "
@@ -397,7 +403,7 @@ class World:
                 self.rejected[h.label] = -22  # "if (memchr_inv(udata + moff, 0, msize)) err = -EINVAL"
                 return False
         if pc.reg is not None:
-            th = self.run_call(pc.reg, [kdata, _link()], f"load {h.label}")
+            th = self.call(pc.reg, [kdata, _link()], f"load {h.label}")
             if th.fault is not None:
                 raise NotModelled(f"{pc.reg.name}()", th.fault.line, f"faults while loading a handler in the "
                                   f"model's scenario ({th.fault.detail}); the scenario may lack what it needs",
@@ -453,14 +459,10 @@ class World:
     def start_oom(self):
         block = Block(Struct("oom_control", True), "oc", owner="oc", kind="stack")
         self.oc = Ptr(block)
-        th = self.m.thread("CPU0", None, [])
-        th.gen = self.oom_body(th)
-        return th
+        return self.start("CPU0", self.oom_body)
 
     def start_unreg(self, h: Handler, name: str):
-        th = self.m.thread(name, None, [])
-        th.gen = self.unreg_body(th, h)
-        return th
+        return self.start(name, self.unreg_body, h)
 
 
 def _link() -> Ptr:
@@ -484,27 +486,26 @@ def _nonzero(value: Any) -> bool:
 
 # -- scenarios -------------------------------------------------------------------------------------
 
-def loaded_world(pc: Pieces, handlers: tuple[Handler, ...], kind: str, cache: dict | None = None) -> World:
+def loaded_world(ex: "Explorer", handlers: tuple[Handler, ...], kind: str) -> World:
     """A world with `handlers` loaded in order. Loading runs init_member and reg, which cannot see
     what a program returns or frees, so worlds that differ only in that share one load (cloned)."""
     key = (kind, tuple((h.label, h.name) for h in handlers))
-    if cache is not None and key in cache:
-        return cache[key].clone(handlers)
-    w = World(pc, handlers, kind)
-    for h in handlers:
-        w.load(h)
-    if cache is not None:
-        cache[key] = w
-        return w.clone(handlers)
-    return w
+
+    def build() -> World:
+        w = World(ex.pc, handlers, kind)
+        for h in handlers:
+            w.load(h)
+        return w
+
+    return ex.setup(key, build, lambda w: w.clone(handlers))
 
 
-def sequential(pc: Pieces, handlers: tuple[Handler, ...], cache: dict | None = None,
-               unload: bool = True) -> World:
-    w = loaded_world(pc, handlers, "sequential", cache)
+def sequential(ex: "Explorer", handlers: tuple[Handler, ...], unload: bool = True) -> World:
+    pc = ex.pc
+    w = loaded_world(ex, handlers, "sequential")
     w.trace_from = len(w.m.logs)
     th = run_alone(w.m, w.start_oom())
-    w.oom_end = len(w.m.logs)
+    w.trace_end = len(w.m.logs)
     w.oom_steps = th.steps
     if pc.unreg is not None and unload:
         for h in list(w.loaded):
@@ -512,18 +513,18 @@ def sequential(pc: Pieces, handlers: tuple[Handler, ...], cache: dict | None = N
     return w
 
 
-def race(pc: Pieces, handlers: tuple[Handler, ...], target: Handler, k: int,
-         cache: dict | None = None) -> World | None:
-    w = loaded_world(pc, handlers, "race", cache)
-    if target not in w.loaded:
-        return None
-    w.trace_from = len(w.m.logs)
-    w.target, w.k = target.label, k
-    a = w.start_oom()
-    b = w.start_unreg(target, "CPU1")
-    if not run_interleaved(w.m, a, b, k):
-        return None
-    return w
+def races(ex: "Explorer", handlers: tuple[Handler, ...], target: Handler, steps: int):
+    """The unregistration of `target` (CPU1) started at every step k = 0..steps of an OOM (CPU0)."""
+
+    def make(k: int) -> World | None:
+        w = loaded_world(ex, handlers, "race")
+        if target not in w.loaded:
+            return None
+        w.trace_from = len(w.m.logs)
+        w.target, w.k = target.label, k
+        return w
+
+    return ex.interleave(make, lambda w: w.start_oom(), lambda w: w.start_unreg(target, "CPU1"), steps)
 
 
 def _handlers(spec: tuple[tuple[int, bool, bytes], ...]) -> tuple[Handler, ...]:
@@ -550,38 +551,17 @@ def sequential_worlds(pc: Pieces):
 
 # -- findings ----------------------------------------------------------------------------------
 
-@dataclass
-class Candidate:
-    rule: str
-    file: str
-    line: int
-    cost: tuple
-    world: World
-    build: Callable[["Candidate", "Explorer"], Divergence]
-    data: dict = field(default_factory=dict)
-    related: tuple[int, ...] = ()
-
-
-class Explorer:
+class Explorer(BaseExplorer):
     def __init__(self, pc: Pieces):
+        super().__init__()
         self.pc = pc
-        self.best: dict[tuple, Candidate] = {}
-        self.seen_lines: dict[tuple, set[int]] = {}
-        self.worlds = 0
-        self.cache: dict = {}
         self.walk_lines: set[int] = set()  # lines where a freed entry's next pointer was read
         self.walk_steps: dict[tuple, int] = {}  # handlers -> steps of an OOM run alone after loading them
 
-    def offer(self, cand: Candidate, extra_line: int | None = None) -> None:
-        key = (cand.rule, cand.file, cand.line)
-        if extra_line:
-            self.seen_lines.setdefault(key, set()).add(extra_line)
-            ev = cand.data.get("event")
-            if ev is not None and "(list walk)" in ev.detail.get("what", ""):
-                self.walk_lines.add(extra_line)
-        old = self.best.get(key)
-        if old is None or cand.cost < old.cost:
-            self.best[key] = cand
+    def noticed(self, cand: Candidate, extra_line: int) -> None:
+        ev = cand.data.get("event")
+        if ev is not None and "(list walk)" in ev.detail.get("what", ""):
+            self.walk_lines.add(extra_line)
 
     # -- running
 
@@ -604,7 +584,7 @@ class Explorer:
             if done is not None:
                 w = done.same_run(handlers)
             else:
-                w = sequential(pc, handlers, self.cache, unload)
+                w = sequential(self, handlers, unload)
                 runs.setdefault(key, []).append(w)
             self.walk_steps.setdefault(handlers, w.oom_steps)
             self.worlds += 1
@@ -613,7 +593,7 @@ class Explorer:
         if pc.name_member:
             size = pc.name_size
             for name in (b"a" * size, b"b" * (size - 1)):
-                w = sequential(pc, _handlers(((0, False, name),)), self.cache)
+                w = sequential(self, _handlers(((0, False, name),)))
                 self.worlds += 1
                 self.check_name(w)
                 self.check_sequential(w)
@@ -623,26 +603,15 @@ class Explorer:
         for n in (1, 2):
             handlers = _handlers(tuple((0, False, f"policy_{LABELS[i].lower()}".encode()) for i in range(n)))
             for target in handlers:
-                steps = self._walk_steps(handlers)
-                for k in range(steps + 1):
-                    w = race(pc, handlers, target, k, self.cache)
-                    self.worlds += 1
-                    if w is None:
-                        break
+                for w in races(self, handlers, target, self._walk_steps(handlers)):
                     self.check_events(w)
 
     def _walk_steps(self, handlers) -> int:
         if handlers in self.walk_steps:  # the same OOM on the same load ran in a sequential world
             return self.walk_steps[handlers]
-        w = loaded_world(self.pc, handlers, "race", self.cache)
-        th = w.start_oom()
-        run_alone(w.m, th)
-        return th.steps
+        return steps_alone(lambda: loaded_world(self, handlers, "race"), lambda w: w.start_oom())
 
     # -- comparing with the contract
-
-    def cost(self, w: World, extra: int = 0) -> tuple:
-        return (len(w.handlers), 0 if w.kind == "sequential" else 1, extra or w.m.steps)
 
     def check_sequential(self, w: World) -> None:
         pc = self.pc
@@ -708,39 +677,7 @@ class Explorer:
                              {"handler": h, "printed": printed, "event": ev}))
 
     def check_events(self, w: World) -> None:
-        for ev in w.m.events:
-            kind = ev.kind
-            if ev.detail.get("consequence"):
-                continue  # a wait on a section an earlier fault or early return left open
-            cost = self.cost(w, ev.step + 1)
-            if kind == "lockdep":
-                self.offer(Candidate("BPFOOM007", ev.file, ev.line, cost, w, build_lockdep, {"event": ev}))
-            elif kind in ("section-left-open", "unbalanced", "deadlock", "srcu-busy-cleanup", "lock-left-held",
-                          "srcu-uninit"):
-                self.offer(Candidate("BPFOOM009", ev.file, ev.line, cost, w, build_section, {"event": ev}))
-            elif kind == "uaf":
-                block = ev.detail["block"]
-                if block.free_line:
-                    cand = Candidate("BPFOOM003", block.free_file, block.free_line, cost, w, build_uaf,
-                                     {"event": ev}, related=(ev.line,))
-                    self.offer(cand, ev.line)
-                else:
-                    line = ev.detail.get("loaded_at") or ev.line
-                    self.offer(Candidate("BPFOOM004", ev.file, line, cost, w, build_after_unreg, {"event": ev},
-                                         related=(ev.line,)), ev.line)
-            elif kind == "handler-after-unreg":
-                line = ev.detail.get("loaded_at") or ev.line
-                self.offer(Candidate("BPFOOM004", ev.file, line, cost, w, build_after_unreg, {"event": ev},
-                                     related=(ev.line,)), ev.line)
-            elif kind == "double-free" or kind == "poison":
-                self.offer(Candidate("BPFOOM003", ev.file, ev.line, cost, w, build_uaf, {"event": ev}))
-            elif kind == "srcu-leak":
-                self.offer(Candidate("BPFOOM005", ev.file, ev.line, cost, w, build_leak, {"event": ev},
-                                     related=(ev.detail.get("init_line", 0),)))
-            elif kind == "sleep-in-atomic":
-                self.offer(Candidate("BPFOOM010", ev.file, ev.line, cost, w, build_atomic, {"event": ev}))
-            elif kind in ("null-deref", "null-call", "overflow", "bug"):
-                self.offer(Candidate("BPFOOM011", ev.file, ev.line, cost, w, build_fault, {"event": ev}))
+        super().check_events(w, EVENTS)
 
     # -- where things happened
 
@@ -776,57 +713,10 @@ class Explorer:
             return pol.node.line, pol.path
         return found
 
-    def divergences(self) -> list[Divergence]:
-        out = []
-        for key in sorted(self.best, key=lambda k: (k[1], k[2], k[0])):
-            cand = self.best[key]
-            out.append(cand.build(cand, self))
-        return out
-
-
 # -- wording -------------------------------------------------------------------------------------
 
 def _fn_at(pc: Pieces, file: str, line: int) -> str:
-    for fd in pc.prog.functions.values():
-        if fd.path == file and fd.node.line <= line <= fd.unit.line_of(fd.node.end - 1):
-            return fd.name + "()"
-    return "the code"
-
-
-_QUIET = ("enters a read-side section", "leaves the read-side section", "the list walk reaches")
-
-
-def _trace(cand: Candidate, until: int | None = None, last: str | None = None, limit: int = 14,
-           start: int | None = None, quiet: bool = False) -> tuple[str, ...]:
-    w = cand.world
-    lines = list(w.header) or [_world_line(w)]
-    if until is None:
-        until = w.oom_end if w.oom_end is not None else len(w.m.logs)
-    logs = w.m.logs[w.trace_from if start is None else start: until]
-    body = []
-    for thread, line, file, text in logs:
-        if quiet and any(q in text for q in _QUIET):
-            continue
-        who = thread or "the kernel"
-        body.append(f"{_at(cand, who, file, line)}: {text}")
-    if len(body) > limit:
-        body = body[:3] + ["[...]"] + body[-(limit - 4):]
-    lines.extend(body)
-    if last:
-        lines.append(last)
-    return tuple(lines)
-
-
-def _line_ref(cand: Candidate, file: str, line: int) -> str:
-    """"line 33" in the finding's own file; "mm/oom_kill.c:1179" in any other, so a reader never
-    looks for line 1179 in the wrong file."""
-    return f"line {line}" if not file or file == cand.file else f"{file}:{line}"
-
-
-def _at(cand: Candidate, who: str, file: str, line: int) -> str:
-    """The start of a trace step: "CPU0 line 33", "CPU0 mm/oom_kill.c:1179", or "CPU1" (no line).
-    render/email.py reads this shape back to draw a race in two columns."""
-    return f"{who} {_line_ref(cand, file, line)}" if line else who
+    return function_at(pc.prog, file, line)
 
 
 def _world_line(w: World) -> str:
@@ -946,21 +836,6 @@ def build_lockdep(cand: Candidate, ex: Explorer) -> Divergence:
                       related=cand.related)
 
 
-def _held_at(w: World, ev) -> list[str]:
-    # the read-side sections open when the event happened: from the log of srcu_read_lock/unlock
-    open_: list[str] = []
-    for thread, line, _f, text in w.m.logs[: ev.log_at]:
-        if thread != ev.thread:
-            continue
-        if "enters a read-side section of " in text:
-            open_.append(text.rsplit("enters a read-side section of ", 1)[1])
-        elif "leaves the read-side section of " in text:
-            label = text.rsplit("leaves the read-side section of ", 1)[1]
-            if label in open_:
-                open_.remove(label)
-    return open_
-
-
 def build_section(cand: Candidate, ex: Explorer) -> Divergence:
     ev = cand.data["event"]
     kind = ev.kind
@@ -1018,11 +893,6 @@ def build_uaf(cand: Candidate, ex: Explorer) -> Divergence:
                       _trace(cand, until=ev.log_at, last=f"{_at(cand, 'CPU0', ev.file, ev.line)}: reads {ev.detail.get('what')}: "
                                                          f"{block.label} was freed at {_line_ref(cand, block.free_file, block.free_line)} (use after free)"),
                       related=cand.related)
-
-
-def _and(items: list) -> str:
-    items = [str(i) for i in items]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def build_after_unreg(cand: Candidate, ex: Explorer) -> Divergence:
@@ -1094,6 +964,25 @@ def build_fault(cand: Candidate, ex: Explorer) -> Divergence:
     return Divergence("BPFOOM011", cand.file, cand.line, msg,
                       _trace(cand, until=ev.log_at, last=f"{_at(cand, ev.thread, ev.file, ev.line)}: {ev.kind} ({what})"),
                       related=cand.related)
+
+
+# The machine's events as findings (reviewbot.explore.Explorer.check_events).
+_SECTION = EventRule("BPFOOM009", build_section)
+_FAULT = EventRule("BPFOOM011", build_fault)
+EVENTS = {
+    "lockdep": EventRule("BPFOOM007", build_lockdep),
+    "section-left-open": _SECTION, "unbalanced": _SECTION, "deadlock": _SECTION, "srcu-busy-cleanup": _SECTION,
+    "lock-left-held": _SECTION, "srcu-uninit": _SECTION,
+    # a block the code freed: at the kfree(); one the struct_ops map freed after unreg: at the load
+    "uaf": lambda ev: (EventRule("BPFOOM003", build_uaf, at_free) if ev.detail["block"].free_line
+                       else EventRule("BPFOOM004", build_after_unreg, at_load)),
+    "handler-after-unreg": EventRule("BPFOOM004", build_after_unreg, at_load),
+    "double-free": EventRule("BPFOOM003", build_uaf), "poison": EventRule("BPFOOM003", build_uaf),
+    "srcu-leak": EventRule("BPFOOM005", build_leak,
+                           lambda ev: (ev.file, ev.line, (ev.detail.get("init_line", 0),), None)),
+    "sleep-in-atomic": EventRule("BPFOOM010", build_atomic),
+    "null-deref": _FAULT, "null-call": _FAULT, "overflow": _FAULT, "bug": _FAULT,
+}
 
 
 # -- entry point -------------------------------------------------------------------------------
