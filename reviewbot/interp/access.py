@@ -13,6 +13,7 @@ from reviewbot.interp.program import N
 from reviewbot.interp.values import _string_bytes
 
 _MISSING = object()
+_CHECKED = ("poison", "unmodelled", "errptr")  # blocks every access to which touch() judges
 
 
 class MemoryAccess:
@@ -69,6 +70,9 @@ class MemoryAccess:
             raise Fault("null-deref", line, what)
         if base.kind == "unmodelled":  # a scenario's stand-in for something it does not model
             raise NotModelled(what, line, base.label, th.file)
+        if base.kind == "errptr":
+            self.event("null-deref", th, line, th.file, what=f"{what} (an ERR_PTR() value)")
+            raise Fault("null-deref", line, f"{what} dereferences an ERR_PTR() value")
         if base.kind == "poison":
             self.event("poison", th, line, th.file, what=what)
             raise Fault("poison", line, f"{what} follows a LIST_POISON pointer")
@@ -83,7 +87,7 @@ class MemoryAccess:
             hook(self, th, base, line, write)
 
     def load(self, th: Thread, addr: Ptr, line: int = 0, what: str = "") -> Any:
-        if addr.base is None or addr.base.freed or addr.base.kind in ("poison", "unmodelled") or self.hooks:
+        if addr.base is None or addr.base.freed or addr.base.kind in _CHECKED or self.hooks:
             self.touch(th, addr, line or th.line, what or repr(addr))
         if not addr.path:
             data = addr.base.data
@@ -104,7 +108,7 @@ class MemoryAccess:
         return value
 
     def store(self, th: Thread, addr: Ptr, value: Any, line: int = 0, what: str = "") -> None:
-        if addr.base is None or addr.base.freed or addr.base.kind in ("poison", "unmodelled") or self.hooks:
+        if addr.base is None or addr.base.freed or addr.base.kind in _CHECKED or self.hooks:
             self.touch(th, addr, line or th.line, what or repr(addr), write=True)
         if addr.base.readonly:
             raise NotModelled(what or repr(addr), line, "a write to read-only memory")

@@ -129,38 +129,52 @@ def _covered(fd: FuncDef, files: dict) -> bool:
     return all(n in cf.post_image for n in range(first, last + 1))
 
 
-def recognise(patch) -> Pieces | None:
-    units = _units(patch)
-    if not any(b"struct " + OPS_STRUCT.encode() in u.source for _, u in units):
-        return None
-    prog = Program.from_units([u for _, u in units])
-    fields = prog.structs.get(OPS_STRUCT)
-    if not fields or HANDLER not in fields or fields[HANDLER][0] != "ptr":
-        return None  # not the bpf_oom struct_ops this model knows
-    files = {cf.path: cf for cf, _ in units}
-    pc = Pieces(prog, members=list(fields.items()))
-    for name, ctype in fields.items():
-        if ctype[0] == "array" and ctype[1] == ("int", "char"):
-            pc.name_member, pc.name_size = name, ctype[2]
-    documentation = patch.commit_message + "\n" + "\n".join(
-        cf.post_image[n] for cf, _ in units for n in sorted(cf.added_lines))
-    pc.clauses = {cid for cid, c in contract.CLAUSES.items() if contract.documented(c, documentation)}
-    for cid, c in contract.CLAUSES.items():
-        if cid not in pc.clauses:
-            pc.nm(f"contract clause {cid}", "the patch does not document it: " + " / ".join(c.phrases))
+def member_params(prog: Program, struct: str, member: str) -> list[tuple[str, tuple]] | None:
+    """The parameters of a function-pointer member of a struct the patch defines (None: not found)."""
+    for root in prog.roots:
+        for n in walk(root):
+            if n.type != "struct_specifier" or "body" not in n.f or n.f.get("name") is None \
+                    or n.f["name"].text != struct:
+                continue
+            for decl in n.f["body"].kids:
+                for d in walk(decl):
+                    if d.type != "function_declarator":
+                        continue
+                    inner = d.f.get("declarator")
+                    names = [x.text for x in walk(inner) if x.type == "field_identifier"] if inner else []
+                    if names != [member]:
+                        continue
+                    out = []
+                    for p in d.f["parameters"].kids if "parameters" in d.f else ():
+                        if p.type == "parameter_declaration" and p.f.get("declarator") is not None:
+                            out.append(prog.apply_declarator(prog.base_type(p), p.f["declarator"]))
+                    return out
+    return None
 
-    walks = [fd for fd in prog.functions.values() if _calls_member(fd, HANDLER)]
-    with_oc = [fd for fd in walks if any(t == ("ptr", OC) for _, t in fd.params)]
-    if not with_oc:
-        pc.nm(f"the walk over {OPS_STRUCT}", f"no function calls ->{HANDLER}() with a struct oom_control *")
-        return pc
-    pc.entry = with_oc[0]
-    if len(pc.entry.params) != 1:
-        pc.nm(f"{pc.entry.name}()", "the walk takes more than the struct oom_control *; later designs "
-              "(e.g. per-cgroup handlers) are not modelled", pc.entry.path, pc.entry.node.line)
-        pc.entry = None
-        return pc
 
+def _design(prog: Program) -> str:
+    """"list" (v1: the handler takes the struct oom_control * alone) or "tree" (v2: it takes a
+    context too, or the ops have an offline callback)."""
+    params = member_params(prog, OPS_STRUCT, HANDLER)
+    if params is None or [t for _, t in params] == [("ptr", OC)]:
+        return "list"
+    return "tree"
+
+
+def _tree():
+    """The tree design's module (tree.py), which builds on this one."""
+    name = f"reviewbot_model_bpf_oom_tree"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("tree.py"))
+        module = importlib.util.module_from_spec(spec)
+        module.v1 = sys.modules[__name__]
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def find_descriptor(prog: Program, pc: Pieces) -> None:
+    """.reg, .unreg and .init_member of the struct bpf_struct_ops whose cfi_stubs are the ops."""
     for g in prog.globals.values():
         if g.ctype != ("struct", "bpf_struct_ops"):
             continue
@@ -176,33 +190,82 @@ def recognise(patch) -> Pieces | None:
             if node is not None and node.type == "identifier" and node.text in prog.functions:
                 setattr(pc, key, prog.functions[node.text])
         break
-    if pc.reg is None or pc.unreg is None:
-        pc.nm(f"struct bpf_struct_ops for {OPS_STRUCT}", "no descriptor with .reg and .unreg in the patch")
 
+
+def find_hook(prog: Program, entry: FuncDef) -> tuple[N | None, str]:
+    """The `if (entry(oc))` in another file (the OOM path), and the name of its argument."""
     for root in prog.roots:
-        if root.unit is pc.entry.unit:
+        if root.unit is entry.unit:
             continue
         for n in walk(root):
             if n.type != "if_statement":
                 continue
             calls = [c for c in walk(n.f["condition"]) if c.type == "call_expression"
-                     and c.f["function"].type == "identifier" and c.f["function"].text == pc.entry.name]
+                     and c.f["function"].type == "identifier" and c.f["function"].text == entry.name]
             if calls:
                 args = calls[0].f["arguments"].kids
                 if len(args) == 1 and args[0].type == "identifier":
-                    pc.hook, pc.hook_arg = n, args[0].text
+                    return n, args[0].text
                 break
-        if pc.hook is not None:
-            break
-    if pc.hook is None:
-        pc.nm(f"the caller of {pc.entry.name}()", "no `if (...)` in the patch calls it; its result is "
-              "taken as the decision to skip the in-kernel OOM killer")
+    return None, "oc"
 
+
+def find_policy(prog: Program) -> FuncDef | None:
+    """The function that maps a struct oom_control * to the OOM report's policy name."""
     candidates = [fd for fd in prog.functions.values()
                   if fd.ret[0] == "ptr" and fd.ret[1][0] == "int" and fd.ret[1][1] == "char"
                   and [t for _, t in fd.params] == [("ptr", OC)]]
     candidates.sort(key=lambda fd: "policy" not in fd.name)
-    pc.policy = candidates[0] if candidates else None
+    return candidates[0] if candidates else None
+
+
+def recognise(patch) -> Pieces | None:
+    units = _units(patch)
+    if not any(b"struct " + OPS_STRUCT.encode() in u.source for _, u in units):
+        return None
+    prog = Program.from_units([u for _, u in units])
+    fields = prog.structs.get(OPS_STRUCT)
+    if not fields or HANDLER not in fields or fields[HANDLER][0] != "ptr":
+        return None  # not the bpf_oom struct_ops this model knows
+    files = {cf.path: cf for cf, _ in units}
+    if _design(prog) == "tree":  # the series' v2 design: handlers per memory cgroup (tree.py)
+        return _tree().recognise(patch, units, prog, files, fields)
+    pc = Pieces(prog, members=list(fields.items()))
+    for name, ctype in fields.items():
+        if ctype[0] == "array" and ctype[1] == ("int", "char"):
+            pc.name_member, pc.name_size = name, ctype[2]
+    documentation = patch.commit_message + "\n" + "\n".join(
+        cf.post_image[n] for cf, _ in units for n in sorted(cf.added_lines))
+    clauses = {cid: c for cid, c in contract.CLAUSES.items() if "list" in c.designs}
+    pc.clauses = {cid for cid, c in clauses.items() if contract.documented(c, documentation)}
+    for cid, c in clauses.items():
+        if cid not in pc.clauses:
+            pc.nm(f"contract clause {cid}", contract.not_documented(c))
+
+    walks = [fd for fd in prog.functions.values() if _calls_member(fd, HANDLER)]
+    with_oc = [fd for fd in walks if any(t == ("ptr", OC) for _, t in fd.params)]
+    if not with_oc:
+        pc.nm(f"the walk over {OPS_STRUCT}", f"no function calls ->{HANDLER}() with a struct oom_control *")
+        return pc
+    pc.entry = with_oc[0]
+    if len(pc.entry.params) != 1:
+        pc.nm(f"{pc.entry.name}()", "the walk takes more than the struct oom_control *; later designs "
+              "(e.g. per-cgroup handlers) are not modelled", pc.entry.path, pc.entry.node.line)
+        pc.entry = None
+        return pc
+
+    find_descriptor(prog, pc)
+    if pc.reg is None or pc.unreg is None:
+        pc.nm(f"struct bpf_struct_ops for {OPS_STRUCT}", "no descriptor with .reg and .unreg in the patch")
+
+    hook, arg = find_hook(prog, pc.entry)
+    if hook is not None:
+        pc.hook, pc.hook_arg = hook, arg
+    if pc.hook is None:
+        pc.nm(f"the caller of {pc.entry.name}()", "no `if (...)` in the patch calls it; its result is "
+              "taken as the decision to skip the in-kernel OOM killer")
+
+    pc.policy = find_policy(prog)
     if pc.policy is None and "policy_name" in pc.clauses:
         pc.clauses.discard("policy_name")
         pc.nm("the OOM report's policy name", "no function maps a struct oom_control * to the printed name")
@@ -295,8 +358,9 @@ def _freed(oc: Any) -> int:
 
 
 class World(BaseWorld):
-    def __init__(self, pc: Pieces, handlers: tuple[Handler, ...], kind: str, verbose: bool = False):
-        super().__init__(pc.prog, kind, verbose=verbose)
+    def __init__(self, pc: Pieces, handlers: tuple[Handler, ...], kind: str, verbose: bool = False,
+                 stubs: dict | None = None):
+        super().__init__(pc.prog, kind, stubs=stubs, verbose=verbose)
         self.pc = pc
         self.handlers = handlers
         self.kdata: dict[str, Ptr] = {}
@@ -991,6 +1055,8 @@ def run(patch) -> ModelResult:
     pc = recognise(patch)
     if pc is None:
         return ModelResult()
+    if getattr(pc, "design", "list") == "tree":
+        return _tree().run(pc)
     result = ModelResult(applied=True, not_modelled=list(pc.not_modelled))
     if pc.entry is None:
         return result
