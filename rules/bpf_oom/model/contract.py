@@ -126,7 +126,8 @@ CLAUSES = {
         "handler last. In case of a system-wide OOM only the system-wide handler runs.",
         "commit message; kernel-doc of bpf_handle_oom()",
         designs=("tree",),
-        patterns=(r"ancestor|parent|upward|up the (cgroup )?(tree|hierarchy)|to the root|bottom[- ]up",
+        patterns=(r"ancestor|upward|up the (cgroup )?(tree|hierarchy)|to the root|bottom[- ]up"
+                  r"|parent (cgroup|memcg|memory cgroup)",
                   r"system[- ]wide"),
     ),
     "attach_once": Clause(

@@ -95,6 +95,20 @@ def _reaching(prog, member: str) -> set[str]:
     return found
 
 
+def _called_on_offline(prog, fd: FuncDef) -> bool:
+    """fd is called from another file, in a function of the memcg offline path (a css_offline)."""
+    for root in prog.roots:
+        if root.unit is fd.unit:
+            continue
+        lines = root.unit.source.decode("utf-8", "replace").splitlines() if isinstance(root.unit.source, bytes) else []
+        for n in walk(root):
+            if n.type == "call_expression" and n.f["function"].type == "identifier" and n.f["function"].text == fd.name:
+                before = "\n".join(lines[max(0, n.line - 40): n.line])
+                if "offline" in before.replace(fd.name, ""):
+                    return True
+    return False
+
+
 def recognise(patch, units, prog, files, fields) -> TreePieces:
     pc = TreePieces(prog, members=list(fields.items()))
     for name, ctype in fields.items():
@@ -152,6 +166,9 @@ def recognise(patch, units, prog, files, fields) -> TreePieces:
         reach_off = _reaching(prog, pc.offline_member)
         hooks = [fd for name, fd in prog.functions.items()
                  if name in reach_off and [t for _, t in fd.params] == [("ptr", MEMCG)]]
+        if not hooks:  # one that never calls the callback: the memcg code's offline path calls it
+            hooks = [fd for fd in prog.functions.values()
+                     if [t for _, t in fd.params] == [("ptr", MEMCG)] and _called_on_offline(prog, fd)]
         pc.offline = hooks[0] if hooks else None
     if pc.offline is None and "offline" in pc.clauses:
         pc.clauses.discard("offline")
@@ -274,11 +291,18 @@ class OfflineProgram:
         cgid = _ctx_id(w, th, args, ctx.line)
         memcg = w.offlining.get(th.name)
         w.offline_calls.append(OfflineCall(h.label, th.name, ctx.line, ctx.file, arg, cgid, len(m.logs) + 1))
-        w.offlined.setdefault(h.label, (m.steps, memcg, (ctx.file, ctx.line)))
+        w.offlined.setdefault(h.label, (m.steps, memcg, _read_at(w, th, h.label) or (ctx.file, ctx.line)))
         m.log(th, ctx.line, f"calls {h.label}'s handle_cgroup_offline() with cgroup_id {arg}"
               + (f", ctx->{w.pc.ctx_field} = {cgid}" if cgid is not None else ""))
         return None
         yield  # a generator, as every invoke
+
+
+def _read_at(w, th, label: str) -> tuple[str, int] | None:
+    """Where the offline thread read the pointer to the handler's ops (file, line)."""
+    kd = w.kdata.get(label)
+    line = th.last_load.get(id(kd.base)) if kd is not None else None
+    return (w.pc.offline.path, line) if line else None
 
 
 # -- a world -----------------------------------------------------------------------------------
@@ -449,7 +473,8 @@ class TreeWorld(v1.World):
             yield from m.call_value(th, Func(pc.offline.name), [memcg], None, None, False)
             for label, places in self.code_at.items():
                 if at in places:
-                    self.offlined.setdefault(label, (m.steps, at, (pc.offline.path, pc.offline.node.line)))
+                    self.offlined.setdefault(label, (m.steps, at, _read_at(self, th, label)
+                                                     or (pc.offline.path, pc.offline.node.line)))
             m.log(th, 0, f"{pc.offline.name}() returns")
 
         return self.start(name, body)
@@ -614,7 +639,12 @@ class TreeExplorer(v1.Explorer):
     # -- comparing with the contract
 
     def check_events(self, w) -> None:
-        v1.BaseExplorer.check_events(self, w, EVENTS)
+        table = dict(EVENTS)
+        after = EventRule("BPFOOM004", build_after_unreg, lambda ev: _unreg_spot(self.pc, w, ev))
+        table["handler-after-unreg"] = after
+        table["uaf"] = lambda ev: (EventRule("BPFOOM003", v1.build_uaf, v1.at_free) if ev.detail["block"].free_line
+                                   else after)
+        v1.BaseExplorer.check_events(self, w, table)
 
     def check_routing(self, w: TreeWorld) -> None:
         if "cgroup_id" not in self.pc.clauses:
@@ -684,12 +714,12 @@ class TreeExplorer(v1.Explorer):
                 h = by_label.get(rec.label)
                 expected = contract.expected_policy_name(h, pc.name_size)
                 if expected is not None and rec.printed is not None and rec.printed != expected:
-                    line, file = self._policy_write(w, rec)
+                    file, line = _literal_at(pc.prog, rec.printed) or self._policy_write(w, rec)[::-1]
                     self.offer(v1.Candidate("BPFOOM006", file, line, self.cost(w), w, v1.build_policy,
                                             {"handler": h, "printed": rec.printed, "expected": expected,
                                              "until": rec.log_at}))
             if handled is False and w.killer_policy is not None and w.killer_policy != contract.DEFAULT_POLICY:
-                line, file = self._last_write(w, pointer=True)
+                file, line = _literal_at(pc.prog, w.killer_policy) or self._last_write(w, pointer=True)[::-1]
                 self.offer(v1.Candidate("BPFOOM006", file, line, self.cost(w), w, v1.build_policy,
                                         {"handler": None, "printed": w.killer_policy,
                                          "expected": contract.DEFAULT_POLICY}))
@@ -728,6 +758,17 @@ class TreeExplorer(v1.Explorer):
         file, line = (rec.file, rec.line) if rec is not None else (pc.offline.path, pc.offline.node.line)
         self.offer(v1.Candidate("BPFOOM016", file, line, self.cost(w), w, build_offline,
                                 {"problem": kind, "handler": h, "call": rec, "memcg": at, "cgid": cgid}))
+
+
+def _literal_at(prog, text: str) -> tuple[str, int] | None:
+    """Where the patch's code spells the string `text` as a literal (the printed name comes from it)."""
+    from reviewbot.interp.values import _string_bytes
+
+    for fd in prog.functions.values():
+        for n in walk(fd.body):
+            if n.type == "string_literal" and _string_bytes(n) == text.encode():
+                return fd.path, n.line
+    return None
 
 
 def _first_oom_at(w: TreeWorld) -> str | None:
@@ -843,11 +884,54 @@ def build_after_offline(cand, ex) -> Divergence:
                       related=cand.related)
 
 
+def _unreg_case(pc, w, ev) -> tuple[str, list]:
+    """Whose fault a use after unregistration is: ("stale", places) unreg returned with the ops still
+    attached; ("reader", syncs) unreg waited, but the reader read the ops outside any read-side
+    section; ("wait", syncs) unreg waited for no reader or for another domain's."""
+    label = ev.detail.get("handler") or (ev.detail["block"].owner if ev.detail.get("block") is not None else None)
+    stale = w.stale.get(label) if label else None
+    if stale:
+        return "stale", stale
+    unreg = pc.unreg.name + "()"
+    syncs = [e for e in w.m.events if e.kind == "sync" and v1._fn_at(pc, e.file, e.line) == unreg]
+    if syncs and not ev.detail.get("held_at_load"):
+        return "reader", syncs
+    return "wait", syncs
+
+
+def _unreg_spot(pc, w, ev) -> tuple:
+    case, found = _unreg_case(pc, w, ev)
+    if case == "reader":
+        return v1.at_load(ev)
+    used = ev.detail.get("loaded_at") or ev.line
+    if case == "wait" and found:
+        return found[-1].file, found[-1].line, (used, ev.line), ev.line
+    for th in w.m.threads:
+        if pc.unreg.name in th.returned:
+            line, file = th.returned[pc.unreg.name]
+            return file, line, (used, ev.line), ev.line
+    return pc.unreg.path, pc.unreg.node.line, (used, ev.line), ev.line
+
+
 def build_after_unreg(cand, ex) -> Divergence:
     pc, w = ex.pc, cand.world
     ev = cand.data["event"]
     label = ev.detail.get("handler") or (ev.detail["block"].owner if ev.detail.get("block") is not None else None)
-    stale = w.stale.get(label) if label else None
+    case, found = _unreg_case(pc, w, ev)
+    stale = found if case == "stale" else None
+    if case == "wait":
+        held = list(ev.detail.get("held_at_load") or ev.detail.get("held") or ())
+        waits = (f"waits only for readers of {v1._and(sorted({e.detail['label'] for e in found}))}" if found
+                 else "waits for no reader")
+        msg = (f"{pc.unreg.name}() {waits}, but {_fn(pc, ev)} reads {label}'s ops inside a read-side section of "
+               f"{v1._and(held) if held else 'nothing it waits for'} (line {ev.detail.get('loaded_at') or ev.line}) and "
+               f"uses them after {pc.unreg.name}() returned and the struct_ops map freed them. The commit message says "
+               f"unregistering waits for an SRCU grace period, so that no OOM handler or offline callback uses the "
+               f"bpf_oom_ops once it returns. Should it be synchronize_srcu() on the domain the readers hold?")
+        last = (f"{v1._at(cand, ev.thread, ev.file, ev.line)}: uses {label}'s ops after its unregistration returned "
+                f"(they were freed)")
+        return Divergence("BPFOOM004", cand.file, cand.line, msg, v1._trace(cand, until=ev.log_at, last=last),
+                          related=cand.related)
     if stale:
         what = ev.detail.get("what") or "the ops"
         msg = (f"{pc.unreg.name}() returned while {label}'s ops were still attached {_and_places(stale)}, so "
