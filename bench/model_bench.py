@@ -1,4 +1,6 @@
-"""How long the reference models take on one patch: v1 01/14 and the corrected variant.
+"""How long the reference models take on one patch: v1 01/14 and the corrected variant, and the
+made-up v2 of the series' later design (tests/model_variants/v2/: corrected, as sent, each one-bug
+variant, and their median).
 
 Prints, per patch: the number of worlds explored, the number of findings, and the wall time of
 run_models() (parse, recognition and the whole exploration), cold (first run in the process, the C
@@ -18,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from reviewbot.models import load_models, run_models  # noqa: E402
 from tests.helpers import v1_series  # noqa: E402
 from tests.model_variants import fixed_files, make_patch  # noqa: E402
+from tests.model_variants import v2  # noqa: E402
 
 
 def measure(patch, models, runs: int) -> dict:
@@ -39,12 +42,20 @@ def measure(patch, models, runs: int) -> dict:
 def main(argv: list[str]) -> int:
     runs = int(argv[1]) if len(argv) > 1 else 5
     models = load_models()
-    patches = [("v1 01/14", v1_series().patches[0]), ("v1 corrected", make_patch(fixed_files()))]
-    print(f"{'patch':<14} {'worlds':>6} {'findings':>8} {'cold s':>8} {'warm s':>8} {'max s':>8} {'cpu s':>8}")
+    patches = [("v1 01/14", v1_series().patches[0]), ("v1 corrected", make_patch(fixed_files())),
+               ("v2 corrected", v2.make_patch(v2.fixed_files())),
+               ("v2 sent", v2.make_patch(v2.variant_files(v2.SENT)))]
+    patches += [(f"v2 {v.name}", v2.make_patch(v2.variant_files(v))) for v in v2.VARIANTS]
+    print(f"{'patch':<30} {'worlds':>6} {'findings':>8} {'cold s':>8} {'warm s':>8} {'max s':>8} {'cpu s':>8}")
+    v2_warm = []
     for name, patch in patches:
         r = measure(patch, models, runs)
-        print(f"{name:<14} {r['worlds']:>6} {r['findings']:>8} {r['cold']:>8.3f} {r['warm']:>8.3f} {r['max']:>8.3f}"
+        if name.startswith("v2"):
+            v2_warm.append(r["warm"])
+        print(f"{name:<30} {r['worlds']:>6} {r['findings']:>8} {r['cold']:>8.3f} {r['warm']:>8.3f} {r['max']:>8.3f}"
               f" {r['cpu']:>8.3f}")
+    print(f"v2: median warm time per patch {statistics.median(v2_warm):.3f} s, slowest {max(v2_warm):.3f} s "
+          f"({len(v2_warm)} patches)")
     return 0
 
 

@@ -16,7 +16,8 @@ from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 from reviewbot.diff import ChangedFile
-from reviewbot.finding import Finding
+from reviewbot.finding import Finding, finding_at, quote  # noqa: F401 (quote: tests use engine.quote)
+from reviewbot.models import run_models
 from reviewbot.rulepack import Rule
 from reviewbot.thread import Patch, Series
 
@@ -124,8 +125,6 @@ def run(series: Series, rules: list[Rule], tree: str | None = None, models: list
             continue  # named in Review.unreadable; nothing of it can be read
         findings.extend(run_patch(patch, rules, tree))
         if models:
-            from reviewbot.models import run_models
-
             found, missed = run_models(patch, list(models))
             findings.extend(f for f in found if keep is None or keep(f.rule))
             not_modelled.extend({**m, "patch": patch.msgid} for m in missed)
@@ -195,30 +194,6 @@ def _finding(rule: Rule, patch: Patch, cf: ChangedFile, hit: Hit) -> Iterable[Fi
     return (found,) if found else ()
 
 
-def finding_at(patch: Patch, cf: ChangedFile, rule_id: str, severity: str, confidence: str, see: str,
-               line: int, end_line: int | None, message: str, trace=(), related=()) -> Finding | None:
-    """A Finding at post-image lines line..end_line of cf, quoting the patch's own lines; None when
-    neither those lines nor the `related` ones are lines the patch adds (the code was there)."""
-    end = end_line if end_line is not None else line
-    if not (set(range(line, end + 1)) | set(related)) & cf.added_lines:
-        return None
-    return Finding(rule=rule_id, severity=severity, confidence=confidence, patch=patch.msgid, file=cf.path,
-                   line=line, end_line=end, message=message, quoted=quote(patch, cf, line, end),
-                   trace=tuple(trace), see=see,
-                   related=tuple(sorted(n for n in set(related) if not line <= n <= end)))
-
-
 class _Args(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
-
-
-def quote(patch: Patch, cf: ChangedFile, line: int, end: int) -> tuple[str, ...]:
-    """The patch body's own lines (with their +/space prefix) for post-image lines line..end."""
-    body = patch.body.splitlines()
-    out = []
-    for n in range(line, end + 1):
-        at = cf.body_lines.get(n)
-        if at is not None and 0 < at <= len(body):
-            out.append(body[at - 1])
-    return tuple(out)

@@ -1,8 +1,14 @@
-"""A finding: one thing a check found in one patch. A small frozen value; rendering lives elsewhere."""
+"""A finding: one thing a check found in one patch (a small frozen value), and how one is placed on the
+patch's lines (`finding_at`, `quote`). Rendering lives elsewhere."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reviewbot.diff import ChangedFile
+    from reviewbot.thread import Patch
 
 SEVERITIES = ("info", "warning", "error")  # in rising order
 CONFIDENCES = ("low", "medium", "high")
@@ -41,3 +47,27 @@ class Finding:
 
     def sort_key(self) -> tuple:
         return (self.patch, self.file, self.line, self.end_line, self.rule, self.message)
+
+
+def finding_at(patch: Patch, cf: ChangedFile, rule_id: str, severity: str, confidence: str, see: str,
+               line: int, end_line: int | None, message: str, trace=(), related=()) -> Finding | None:
+    """A Finding at post-image lines line..end_line of cf, quoting the patch's own lines; None when
+    neither those lines nor the `related` ones are lines the patch adds (the code was there)."""
+    end = end_line if end_line is not None else line
+    if not (set(range(line, end + 1)) | set(related)) & cf.added_lines:
+        return None
+    return Finding(rule=rule_id, severity=severity, confidence=confidence, patch=patch.msgid, file=cf.path,
+                   line=line, end_line=end, message=message, quoted=quote(patch, cf, line, end),
+                   trace=tuple(trace), see=see,
+                   related=tuple(sorted(n for n in set(related) if not line <= n <= end)))
+
+
+def quote(patch: Patch, cf: ChangedFile, line: int, end: int) -> tuple[str, ...]:
+    """The patch body's own lines (with their +/space prefix) for post-image lines line..end."""
+    body = patch.body.splitlines()
+    out = []
+    for n in range(line, end + 1):
+        at = cf.body_lines.get(n)
+        if at is not None and 0 < at <= len(body):
+            out.append(body[at - 1])
+    return tuple(out)

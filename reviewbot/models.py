@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 
 from reviewbot.errors import InputError
-from reviewbot.finding import CONFIDENCES, SEVERITIES, Finding
+from reviewbot.finding import CONFIDENCES, SEVERITIES, Finding, finding_at
 from reviewbot.interp.errors import NotModelled
 from reviewbot.thread import Patch
 
@@ -146,8 +146,6 @@ def _read_model(path: Path) -> Model:
 
 def run_models(patch: Patch, models: list[Model]) -> tuple[list[Finding], list[dict]]:
     """Run every model on one patch: (findings at lines the patch adds, what was not modelled)."""
-    from reviewbot.engine import finding_at
-
     findings: list[Finding] = []
     not_modelled: list[dict] = []
     files = {cf.path: cf for cf in patch.changed_files}

@@ -192,7 +192,7 @@ def test_archive_faults_are_exit_3_with_one_line(capsys, down_url, http500_url):
 def test_each_model_finding_kind_has_its_own_summary_and_explain(capsys):
     code, out, _ = run(["rules", "--format", "json"], capsys)
     kinds = [r for r in json.loads(out) if r["kind"] == "model bpf_oom"]
-    assert [r["id"] for r in kinds] == [f"BPFOOM{n:03d}" for n in range(1, 12)]
+    assert [r["id"] for r in kinds] == [f"BPFOOM{n:03d}" for n in range(1, 18)]
     assert len({r["summary"] for r in kinds}) == len(kinds)  # no shared model summary
     code, text, _ = run(["rules"], capsys)
     assert "Unregistration frees an object a reader can still reach" in text

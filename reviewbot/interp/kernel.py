@@ -725,6 +725,89 @@ def strlen(ctx, s):
     return len(c_string(s))
 
 
+# -- atomics and error pointers ----------------------------------------------------------------
+
+@reg()
+def xchg(ctx, ptr, new):
+    """xchg(&x, new): stores new, returns the old value, in one step."""
+    old = ctx.m.load(ctx.th, ptr, ctx.line, f"*({ctx.arg_text(0)})")
+    ctx.m.store(ctx.th, ptr, new, ctx.line, f"*({ctx.arg_text(0)})")
+    return old
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, Ptr) or isinstance(b, Ptr):
+        pa = a if isinstance(a, Ptr) else (NULL if a == 0 else None)
+        pb = b if isinstance(b, Ptr) else (NULL if b == 0 else None)
+        return pa is not None and pb is not None and pa == pb
+    return a == b
+
+
+@reg()
+def cmpxchg(ctx, ptr, old, new):
+    """cmpxchg(&x, old, new): stores new if x is old, returns what x was, in one step."""
+    cur = ctx.m.load(ctx.th, ptr, ctx.line, f"*({ctx.arg_text(0)})")
+    if _same(cur, old):
+        ctx.m.store(ctx.th, ptr, new, ctx.line, f"*({ctx.arg_text(0)})")
+    return cur
+
+
+STUBS["xchg_relaxed"] = xchg
+STUBS["cmpxchg_relaxed"] = cmpxchg
+
+ERR_BLOCK = Block(None, "an ERR_PTR() value", kind="errptr")
+
+
+@reg()
+def ERR_PTR(ctx, err):
+    if not isinstance(err, int) or not -4095 <= err < 0:
+        raise NotModelled(f"ERR_PTR({ctx.arg_text(0)})", ctx.line, "not a negative errno", ctx.file)
+    return Ptr(ERR_BLOCK, (err,))
+
+
+def is_err(value: Any) -> bool:
+    return isinstance(value, Ptr) and value.base is ERR_BLOCK
+
+
+@reg()
+def IS_ERR(ctx, ptr):
+    return int(is_err(ptr))
+
+
+@reg()
+def IS_ERR_OR_NULL(ctx, ptr):
+    return int(is_err(ptr) or (isinstance(ptr, Ptr) and ptr.base is None) or ptr == 0)
+
+
+@reg()
+def PTR_ERR(ctx, ptr):
+    if is_err(ptr):
+        return ptr.path[0]
+    if isinstance(ptr, Ptr) and ptr.base is None:
+        return 0
+    raise NotModelled(f"PTR_ERR({ctx.arg_text(0)})", ctx.line, "of a pointer that is no error", ctx.file)
+
+
+@reg()
+def ERR_CAST(ctx, ptr):
+    return ptr
+
+
+@reg(raw=True)
+def IS_ENABLED(ctx, option):
+    """Every kernel option a patch tests is on in the worlds (the code under #ifdef runs too)."""
+    return 1
+
+
+@reg()
+def likely(ctx, value):
+    return value
+
+
+STUBS["unlikely"] = likely
+likely.static_type = _same_type(0)
+
+
 # -- misc -------------------------------------------------------------------------------------
 
 @reg()

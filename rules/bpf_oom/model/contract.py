@@ -6,6 +6,12 @@ is only checked when the patch says it (`Clause.phrases` must all appear in the 
 the added lines): if a later version changes its documentation, the model does not hold it to
 the old promise, it says the clause is not modelled.
 
+Two designs of the feature have their own clauses (`Clause.designs`): "list", the v1 series (handlers
+on one list, run in load order), and "tree", the v2 series (one handler per memory cgroup and one
+system-wide, attached through a struct_ops link that carries the cgroup id, called walking up the
+cgroup tree, detached when their cgroup goes offline). The clauses both designs document apply to
+both.
+
 The functions below compute what *must* happen in a scenario; the model runs the patched code in
 the same scenario and compares.
 """
@@ -25,6 +31,10 @@ class Clause:
     says: str  # the sentence the clause is built on, quoted
     source: str  # where it is: "commit message", "include/linux/bpf_oom.h", a kernel file
     phrases: tuple[str, ...] = ()  # must appear in the patch for the clause to apply (documented ones)
+    designs: tuple[str, ...] = ("list", "tree")  # the designs of the feature it is a clause of
+    # Regular expressions that must all match the documentation (lower case, whitespace folded), for
+    # clauses a later version may word differently: the sense, not the sentence.
+    patterns: tuple[str, ...] = ()
 
 
 CLAUSES = {
@@ -35,6 +45,7 @@ CLAUSES = {
         "bpf_memory_freed is set to 1 - an indication that the memory was freed.",
         "commit message",
         ("executed one by one in the same order",),
+        ("list",),
     ),
     "outcome": Clause(
         "outcome",
@@ -107,6 +118,52 @@ CLAUSES = {
         "RCU_LOCKDEP_WARN(!(cond), \"RCU-list traversed without holding the required lock!\").)",
         "include/linux/rculist.h",
     ),
+    # -- the tree design (v2)
+    "walk": Clause(
+        "walk",
+        "In case of an OOM, the handler attached to the OOM'ing memory cgroup runs first, then the "
+        "handlers attached to its ancestors, walking up the cgroup tree to the root, and the system-wide "
+        "handler last. In case of a system-wide OOM only the system-wide handler runs.",
+        "commit message; kernel-doc of bpf_handle_oom()",
+        designs=("tree",),
+        patterns=(r"ancestor|upward|up the (cgroup )?(tree|hierarchy)|to the root|bottom[- ]up"
+                  r"|parent (cgroup|memcg|memory cgroup)",
+                  r"system[- ]wide"),
+    ),
+    "attach_once": Clause(
+        "attach_once",
+        "A struct_ops attach that succeeds (.reg returning 0) puts the handler in effect until it is "
+        "detached (.unreg). Where a cgroup has room for one handler, attaching a second one must fail "
+        "(\"Only one bpf_oom_ops can be attached to a memory cgroup, and only one system-wide\"), not "
+        "silently replace the first.",
+        "kernel/bpf/bpf_struct_ops.c; commit message",
+        designs=("tree",),
+    ),
+    "cgroup_id": Clause(
+        "cgroup_id",
+        "A bpf_oom_ops is attached with a struct_ops link. The link carries the id of the cgroup to "
+        "attach to; a cgroup id of 0 means the system-wide handler.",
+        "commit message",
+        designs=("tree",),
+        patterns=(r"cgroup[ _]id|id of the cgroup|cgroup's id", r"system[- ]wide"),
+    ),
+    "ctx_id": Clause(
+        "ctx_id",
+        "struct bpf_oom_ctx: If bpf_oom_ops is attached to a cgroup, id of this cgroup. 0 if it is the "
+        "system-wide handler.",
+        "struct bpf_oom_ctx in include/linux/bpf_oom.h",
+        designs=("tree",),
+        patterns=(r"bpf_oom_ctx|context", r"attached"),
+    ),
+    "offline": Clause(
+        "offline",
+        "When a memory cgroup with an attached bpf_oom_ops goes offline, the bpf_oom_ops is detached "
+        "from it and handle_cgroup_offline() is called with the id of the deleted cgroup. The handler "
+        "is not called for that cgroup after that.",
+        "commit message; kernel-doc of handle_cgroup_offline in struct bpf_oom_ops",
+        designs=("tree",),
+        patterns=(r"handle_cgroup_offline|offline callback", r"offline|deleted|removed"),
+    ),
 }
 
 
@@ -116,11 +173,18 @@ def _normal(text: str) -> str:
 
 
 def documented(clause: Clause, documentation: str) -> bool:
-    """True when every phrase of a documented clause is in the patch's documentation."""
-    if not clause.phrases:
+    """True when every phrase (and pattern) of a documented clause is in the patch's documentation."""
+    if not clause.phrases and not clause.patterns:
         return True
     doc = _normal(documentation)  # cached: every clause is checked against the same documentation
-    return all(_normal(p) in doc for p in clause.phrases)
+    return (all(_normal(p) in doc for p in clause.phrases)
+            and all(re.search(p, doc) for p in clause.patterns))
+
+
+def not_documented(clause: Clause) -> str:
+    """Why a documented clause is not checked."""
+    said = list(clause.phrases) + [f"/{p}/" for p in clause.patterns]
+    return "the patch does not document it: " + " / ".join(said)
 
 
 @dataclass(frozen=True)
@@ -173,3 +237,32 @@ def expected_policy_name(handler: Handler | None, size: int) -> str | None:
 def name_fits(name: bytes, size: int) -> bool:
     """A bounded NUL-terminated copy of `name` fits in char[size]."""
     return b"\0" in name[:size] or len(name) < size
+
+
+@dataclass(frozen=True)
+class TreeHandler(Handler):
+    """A handler of the tree design: where its link attaches it ("system" for cgroup id 0, a memcg's
+    path, or "nowhere" for an id no cgroup has) and whether its program has handle_cgroup_offline."""
+
+    at: str = "system"
+    offline: bool = True
+
+    def describe(self) -> str:
+        where = "system-wide" if self.at == "system" else (
+            "to a cgroup id no cgroup has" if self.at == "nowhere" else f"to {self.at}")
+        what = "frees memory through a kfunc" if self.frees else "frees nothing"
+        named = f'named "{self.name.decode()}"' if self.name else "with no name"
+        return f"{self.label} (attached {where}, {named}: {what}, returns {self.ret})"
+
+
+def expected_walk(path: list[str], attached: dict[str, str]) -> list[str]:
+    """Clause "walk": the handlers an OOM calls, in order, before any stops it: the one attached to
+    each memcg of `path` (the OOM's memcg, then its ancestors up to the root; empty for a
+    system-wide OOM), then the system-wide one. `attached` maps a handler to where it is attached."""
+    by_place: dict[str, str] = {}
+    for label, place in attached.items():
+        by_place.setdefault(place, label)
+    order = [by_place[m] for m in path if m in by_place]
+    if "system" in by_place:
+        order.append(by_place["system"])
+    return order

@@ -11,6 +11,10 @@
 3. Compare with contract.py; every disagreement is a Divergence at the line where the behaviour
    diverges, with the smallest world (fewest handlers, then fewest steps) as its trace.
 
+Worlds, interleavings, candidates, the cost order and traces are the shared exploration engine
+(reviewbot.explore); what is here is this model's own: its role finders, its worlds' set-up and
+the comparison with its contract.
+
 Code the interpreter cannot run is reported as not modelled; the model never guesses.
 """
 
@@ -20,15 +24,23 @@ import importlib.util
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from reviewbot import csource
-from reviewbot.interp.errors import Fault, NotModelled
-from reviewbot.interp.kernel import STUBS, defer, domain, free_block
-from reviewbot.interp.machine import Frame, Machine
-from reviewbot.interp.memory import NULL, Block, Func, Ptr, Struct, c_string, truth
+from reviewbot.explore import Candidate, EventRule
+from reviewbot.explore import Explorer as BaseExplorer
+from reviewbot.explore import World as BaseWorld
+from reviewbot.explore import and_list as _and
+from reviewbot.explore import at as _at
+from reviewbot.explore import at_free, at_load, function_at, run_alone, steps_alone
+from reviewbot.explore import held_at as _held_at
+from reviewbot.explore import line_ref as _line_ref
+from reviewbot.explore import trace as _trace
+from reviewbot.interp.errors import NotModelled
+from reviewbot.interp.kernel import defer, domain, free_block
+from reviewbot.interp.machine import Frame
+from reviewbot.interp.memory import NULL, Block, Func, Ptr, Struct, c_string, clone_value, truth
 from reviewbot.interp.program import FuncDef, N, Program, walk
-from reviewbot.interp.sched import run_alone, run_interleaved
 from reviewbot.models import Divergence, ModelResult
 
 
@@ -117,38 +129,52 @@ def _covered(fd: FuncDef, files: dict) -> bool:
     return all(n in cf.post_image for n in range(first, last + 1))
 
 
-def recognise(patch) -> Pieces | None:
-    units = _units(patch)
-    if not any(b"struct " + OPS_STRUCT.encode() in u.source for _, u in units):
-        return None
-    prog = Program.from_units([u for _, u in units])
-    fields = prog.structs.get(OPS_STRUCT)
-    if not fields or HANDLER not in fields or fields[HANDLER][0] != "ptr":
-        return None  # not the bpf_oom struct_ops this model knows
-    files = {cf.path: cf for cf, _ in units}
-    pc = Pieces(prog, members=list(fields.items()))
-    for name, ctype in fields.items():
-        if ctype[0] == "array" and ctype[1] == ("int", "char"):
-            pc.name_member, pc.name_size = name, ctype[2]
-    documentation = patch.commit_message + "\n" + "\n".join(
-        cf.post_image[n] for cf, _ in units for n in sorted(cf.added_lines))
-    pc.clauses = {cid for cid, c in contract.CLAUSES.items() if contract.documented(c, documentation)}
-    for cid, c in contract.CLAUSES.items():
-        if cid not in pc.clauses:
-            pc.nm(f"contract clause {cid}", "the patch does not document it: " + " / ".join(c.phrases))
+def member_params(prog: Program, struct: str, member: str) -> list[tuple[str, tuple]] | None:
+    """The parameters of a function-pointer member of a struct the patch defines (None: not found)."""
+    for root in prog.roots:
+        for n in walk(root):
+            if n.type != "struct_specifier" or "body" not in n.f or n.f.get("name") is None \
+                    or n.f["name"].text != struct:
+                continue
+            for decl in n.f["body"].kids:
+                for d in walk(decl):
+                    if d.type != "function_declarator":
+                        continue
+                    inner = d.f.get("declarator")
+                    names = [x.text for x in walk(inner) if x.type == "field_identifier"] if inner else []
+                    if names != [member]:
+                        continue
+                    out = []
+                    for p in d.f["parameters"].kids if "parameters" in d.f else ():
+                        if p.type == "parameter_declaration" and p.f.get("declarator") is not None:
+                            out.append(prog.apply_declarator(prog.base_type(p), p.f["declarator"]))
+                    return out
+    return None
 
-    walks = [fd for fd in prog.functions.values() if _calls_member(fd, HANDLER)]
-    with_oc = [fd for fd in walks if any(t == ("ptr", OC) for _, t in fd.params)]
-    if not with_oc:
-        pc.nm(f"the walk over {OPS_STRUCT}", f"no function calls ->{HANDLER}() with a struct oom_control *")
-        return pc
-    pc.entry = with_oc[0]
-    if len(pc.entry.params) != 1:
-        pc.nm(f"{pc.entry.name}()", "the walk takes more than the struct oom_control *; later designs "
-              "(e.g. per-cgroup handlers) are not modelled", pc.entry.path, pc.entry.node.line)
-        pc.entry = None
-        return pc
 
+def _design(prog: Program) -> str:
+    """"list" (v1: the handler takes the struct oom_control * alone) or "tree" (v2: it takes a
+    context too, or the ops have an offline callback)."""
+    params = member_params(prog, OPS_STRUCT, HANDLER)
+    if params is None or [t for _, t in params] == [("ptr", OC)]:
+        return "list"
+    return "tree"
+
+
+def _tree():
+    """The tree design's module (tree.py), which builds on this one."""
+    name = f"reviewbot_model_bpf_oom_tree"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("tree.py"))
+        module = importlib.util.module_from_spec(spec)
+        module.v1 = sys.modules[__name__]
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def find_descriptor(prog: Program, pc: Pieces) -> None:
+    """.reg, .unreg and .init_member of the struct bpf_struct_ops whose cfi_stubs are the ops."""
     for g in prog.globals.values():
         if g.ctype != ("struct", "bpf_struct_ops"):
             continue
@@ -164,33 +190,82 @@ def recognise(patch) -> Pieces | None:
             if node is not None and node.type == "identifier" and node.text in prog.functions:
                 setattr(pc, key, prog.functions[node.text])
         break
-    if pc.reg is None or pc.unreg is None:
-        pc.nm(f"struct bpf_struct_ops for {OPS_STRUCT}", "no descriptor with .reg and .unreg in the patch")
 
+
+def find_hook(prog: Program, entry: FuncDef) -> tuple[N | None, str]:
+    """The `if (entry(oc))` in another file (the OOM path), and the name of its argument."""
     for root in prog.roots:
-        if root.unit is pc.entry.unit:
+        if root.unit is entry.unit:
             continue
         for n in walk(root):
             if n.type != "if_statement":
                 continue
             calls = [c for c in walk(n.f["condition"]) if c.type == "call_expression"
-                     and c.f["function"].type == "identifier" and c.f["function"].text == pc.entry.name]
+                     and c.f["function"].type == "identifier" and c.f["function"].text == entry.name]
             if calls:
                 args = calls[0].f["arguments"].kids
                 if len(args) == 1 and args[0].type == "identifier":
-                    pc.hook, pc.hook_arg = n, args[0].text
+                    return n, args[0].text
                 break
-        if pc.hook is not None:
-            break
-    if pc.hook is None:
-        pc.nm(f"the caller of {pc.entry.name}()", "no `if (...)` in the patch calls it; its result is "
-              "taken as the decision to skip the in-kernel OOM killer")
+    return None, "oc"
 
+
+def find_policy(prog: Program) -> FuncDef | None:
+    """The function that maps a struct oom_control * to the OOM report's policy name."""
     candidates = [fd for fd in prog.functions.values()
                   if fd.ret[0] == "ptr" and fd.ret[1][0] == "int" and fd.ret[1][1] == "char"
                   and [t for _, t in fd.params] == [("ptr", OC)]]
     candidates.sort(key=lambda fd: "policy" not in fd.name)
-    pc.policy = candidates[0] if candidates else None
+    return candidates[0] if candidates else None
+
+
+def recognise(patch) -> Pieces | None:
+    units = _units(patch)
+    if not any(b"struct " + OPS_STRUCT.encode() in u.source for _, u in units):
+        return None
+    prog = Program.from_units([u for _, u in units])
+    fields = prog.structs.get(OPS_STRUCT)
+    if not fields or HANDLER not in fields or fields[HANDLER][0] != "ptr":
+        return None  # not the bpf_oom struct_ops this model knows
+    files = {cf.path: cf for cf, _ in units}
+    if _design(prog) == "tree":  # the series' v2 design: handlers per memory cgroup (tree.py)
+        return _tree().recognise(patch, units, prog, files, fields)
+    pc = Pieces(prog, members=list(fields.items()))
+    for name, ctype in fields.items():
+        if ctype[0] == "array" and ctype[1] == ("int", "char"):
+            pc.name_member, pc.name_size = name, ctype[2]
+    documentation = patch.commit_message + "\n" + "\n".join(
+        cf.post_image[n] for cf, _ in units for n in sorted(cf.added_lines))
+    clauses = {cid: c for cid, c in contract.CLAUSES.items() if "list" in c.designs}
+    pc.clauses = {cid for cid, c in clauses.items() if contract.documented(c, documentation)}
+    for cid, c in clauses.items():
+        if cid not in pc.clauses:
+            pc.nm(f"contract clause {cid}", contract.not_documented(c))
+
+    walks = [fd for fd in prog.functions.values() if _calls_member(fd, HANDLER)]
+    with_oc = [fd for fd in walks if any(t == ("ptr", OC) for _, t in fd.params)]
+    if not with_oc:
+        pc.nm(f"the walk over {OPS_STRUCT}", f"no function calls ->{HANDLER}() with a struct oom_control *")
+        return pc
+    pc.entry = with_oc[0]
+    if len(pc.entry.params) != 1:
+        pc.nm(f"{pc.entry.name}()", "the walk takes more than the struct oom_control *; later designs "
+              "(e.g. per-cgroup handlers) are not modelled", pc.entry.path, pc.entry.node.line)
+        pc.entry = None
+        return pc
+
+    find_descriptor(prog, pc)
+    if pc.reg is None or pc.unreg is None:
+        pc.nm(f"struct bpf_struct_ops for {OPS_STRUCT}", "no descriptor with .reg and .unreg in the patch")
+
+    hook, arg = find_hook(prog, pc.entry)
+    if hook is not None:
+        pc.hook, pc.hook_arg = hook, arg
+    if pc.hook is None:
+        pc.nm(f"the caller of {pc.entry.name}()", "no `if (...)` in the patch calls it; its result is "
+              "taken as the decision to skip the in-kernel OOM killer")
+
+    pc.policy = find_policy(prog)
     if pc.policy is None and "policy_name" in pc.clauses:
         pc.clauses.discard("policy_name")
         pc.nm("the OOM report's policy name", "no function maps a struct oom_control * to the printed name")
@@ -282,12 +357,12 @@ def _freed(oc: Any) -> int:
     return 0
 
 
-class World:
-    def __init__(self, pc: Pieces, handlers: tuple[Handler, ...], kind: str, verbose: bool = False):
+class World(BaseWorld):
+    def __init__(self, pc: Pieces, handlers: tuple[Handler, ...], kind: str, verbose: bool = False,
+                 stubs: dict | None = None):
+        super().__init__(pc.prog, kind, stubs=stubs, verbose=verbose)
         self.pc = pc
         self.handlers = handlers
-        self.kind = kind
-        self.m = Machine(pc.prog, STUBS, verbose=verbose)
         self.kdata: dict[str, Ptr] = {}
         self.loaded: list[Handler] = []
         self.rejected: dict[str, Any] = {}
@@ -295,27 +370,27 @@ class World:
         self.unreg_done: set[str] = set()
         self.handled: bool | None = None
         self.killer_policy: str | None = None
-        self.header: list[str] = []
-        self.trace_from = 0
         self.oc: Ptr | None = None
         self.target: str = ""
         self.k = 0
-        self.oom_end: int | None = None
         self.unload_from: dict[str, int] = {}
         self.seen: dict[str, tuple[int, bool]] = {}  # what the programs that ran returned and freed
         self.oom_steps = 0  # the steps of the OOM thread (sequential worlds)
 
+    @property
+    def size(self) -> int:
+        return len(self.handlers)
+
+    def describe(self) -> str:
+        return _world_line(self)
+
     def clone(self, handlers: tuple[Handler, ...] | None = None) -> "World":
         """A copy of this world (after loading), sharing only the program; `handlers` replaces the
         handlers' behaviour (what their programs return and free: loading cannot see it)."""
-        from reviewbot.interp.memory import clone_value
-
         memo: dict = {}
-        new = World.__new__(World)
-        new.__dict__.update(self.__dict__)
-        new.m = self.m.clone(memo)
+        new = self.fork(memo)
         new.kdata = {k: clone_value(v, memo) for k, v in self.kdata.items()}
-        new.calls, new.unreg_done, new.header, new.unload_from, new.seen = [], set(), [], {}, {}
+        new.calls, new.unreg_done, new.unload_from, new.seen = [], set(), {}, {}
         new.rejected = dict(self.rejected)
         if handlers is not None:
             by_label = {h.label: h for h in handlers}
@@ -344,11 +419,6 @@ class World:
 
     # helpers
 
-    def run_call(self, fd: FuncDef, args: list, name: str):
-        th = self.m.thread(name, Func(fd.name), args[: len(fd.params)])
-        run_alone(self.m, th)
-        return th
-
     def read_string(self, th, value: Any, line: int) -> str:
         if not isinstance(value, Ptr):
             return "(not a string)"
@@ -372,7 +442,7 @@ class World:
         offset = 0
         for mname, mtype in pc.members:
             if pc.init_member is not None:
-                th = self.run_call(pc.init_member, [BtfType(OPS_STRUCT), BtfMember(mname, offset * 8), kdata, udata],
+                th = self.call(pc.init_member, [BtfType(OPS_STRUCT), BtfMember(mname, offset * 8), kdata, udata],
                                    f"load {h.label}")
                 if th.fault is not None:
                     raise NotModelled(f"{pc.init_member.name}()", th.fault.line, f"faults while loading a handler "
@@ -397,7 +467,7 @@ class World:
                 self.rejected[h.label] = -22  # "if (memchr_inv(udata + moff, 0, msize)) err = -EINVAL"
                 return False
         if pc.reg is not None:
-            th = self.run_call(pc.reg, [kdata, _link()], f"load {h.label}")
+            th = self.call(pc.reg, [kdata, _link()], f"load {h.label}")
             if th.fault is not None:
                 raise NotModelled(f"{pc.reg.name}()", th.fault.line, f"faults while loading a handler in the "
                                   f"model's scenario ({th.fault.detail}); the scenario may lack what it needs",
@@ -453,14 +523,10 @@ class World:
     def start_oom(self):
         block = Block(Struct("oom_control", True), "oc", owner="oc", kind="stack")
         self.oc = Ptr(block)
-        th = self.m.thread("CPU0", None, [])
-        th.gen = self.oom_body(th)
-        return th
+        return self.start("CPU0", self.oom_body)
 
     def start_unreg(self, h: Handler, name: str):
-        th = self.m.thread(name, None, [])
-        th.gen = self.unreg_body(th, h)
-        return th
+        return self.start(name, self.unreg_body, h)
 
 
 def _link() -> Ptr:
@@ -484,27 +550,26 @@ def _nonzero(value: Any) -> bool:
 
 # -- scenarios -------------------------------------------------------------------------------------
 
-def loaded_world(pc: Pieces, handlers: tuple[Handler, ...], kind: str, cache: dict | None = None) -> World:
+def loaded_world(ex: "Explorer", handlers: tuple[Handler, ...], kind: str) -> World:
     """A world with `handlers` loaded in order. Loading runs init_member and reg, which cannot see
     what a program returns or frees, so worlds that differ only in that share one load (cloned)."""
     key = (kind, tuple((h.label, h.name) for h in handlers))
-    if cache is not None and key in cache:
-        return cache[key].clone(handlers)
-    w = World(pc, handlers, kind)
-    for h in handlers:
-        w.load(h)
-    if cache is not None:
-        cache[key] = w
-        return w.clone(handlers)
-    return w
+
+    def build() -> World:
+        w = World(ex.pc, handlers, kind)
+        for h in handlers:
+            w.load(h)
+        return w
+
+    return ex.setup(key, build, lambda w: w.clone(handlers))
 
 
-def sequential(pc: Pieces, handlers: tuple[Handler, ...], cache: dict | None = None,
-               unload: bool = True) -> World:
-    w = loaded_world(pc, handlers, "sequential", cache)
+def sequential(ex: "Explorer", handlers: tuple[Handler, ...], unload: bool = True) -> World:
+    pc = ex.pc
+    w = loaded_world(ex, handlers, "sequential")
     w.trace_from = len(w.m.logs)
     th = run_alone(w.m, w.start_oom())
-    w.oom_end = len(w.m.logs)
+    w.trace_end = len(w.m.logs)
     w.oom_steps = th.steps
     if pc.unreg is not None and unload:
         for h in list(w.loaded):
@@ -512,18 +577,18 @@ def sequential(pc: Pieces, handlers: tuple[Handler, ...], cache: dict | None = N
     return w
 
 
-def race(pc: Pieces, handlers: tuple[Handler, ...], target: Handler, k: int,
-         cache: dict | None = None) -> World | None:
-    w = loaded_world(pc, handlers, "race", cache)
-    if target not in w.loaded:
-        return None
-    w.trace_from = len(w.m.logs)
-    w.target, w.k = target.label, k
-    a = w.start_oom()
-    b = w.start_unreg(target, "CPU1")
-    if not run_interleaved(w.m, a, b, k):
-        return None
-    return w
+def races(ex: "Explorer", handlers: tuple[Handler, ...], target: Handler, steps: int):
+    """The unregistration of `target` (CPU1) started at every step k = 0..steps of an OOM (CPU0)."""
+
+    def make(k: int) -> World | None:
+        w = loaded_world(ex, handlers, "race")
+        if target not in w.loaded:
+            return None
+        w.trace_from = len(w.m.logs)
+        w.target, w.k = target.label, k
+        return w
+
+    return ex.interleave(make, lambda w: w.start_oom(), lambda w: w.start_unreg(target, "CPU1"), steps)
 
 
 def _handlers(spec: tuple[tuple[int, bool, bytes], ...]) -> tuple[Handler, ...]:
@@ -550,38 +615,17 @@ def sequential_worlds(pc: Pieces):
 
 # -- findings ----------------------------------------------------------------------------------
 
-@dataclass
-class Candidate:
-    rule: str
-    file: str
-    line: int
-    cost: tuple
-    world: World
-    build: Callable[["Candidate", "Explorer"], Divergence]
-    data: dict = field(default_factory=dict)
-    related: tuple[int, ...] = ()
-
-
-class Explorer:
+class Explorer(BaseExplorer):
     def __init__(self, pc: Pieces):
+        super().__init__()
         self.pc = pc
-        self.best: dict[tuple, Candidate] = {}
-        self.seen_lines: dict[tuple, set[int]] = {}
-        self.worlds = 0
-        self.cache: dict = {}
         self.walk_lines: set[int] = set()  # lines where a freed entry's next pointer was read
         self.walk_steps: dict[tuple, int] = {}  # handlers -> steps of an OOM run alone after loading them
 
-    def offer(self, cand: Candidate, extra_line: int | None = None) -> None:
-        key = (cand.rule, cand.file, cand.line)
-        if extra_line:
-            self.seen_lines.setdefault(key, set()).add(extra_line)
-            ev = cand.data.get("event")
-            if ev is not None and "(list walk)" in ev.detail.get("what", ""):
-                self.walk_lines.add(extra_line)
-        old = self.best.get(key)
-        if old is None or cand.cost < old.cost:
-            self.best[key] = cand
+    def noticed(self, cand: Candidate, extra_line: int) -> None:
+        ev = cand.data.get("event")
+        if ev is not None and "(list walk)" in ev.detail.get("what", ""):
+            self.walk_lines.add(extra_line)
 
     # -- running
 
@@ -604,7 +648,7 @@ class Explorer:
             if done is not None:
                 w = done.same_run(handlers)
             else:
-                w = sequential(pc, handlers, self.cache, unload)
+                w = sequential(self, handlers, unload)
                 runs.setdefault(key, []).append(w)
             self.walk_steps.setdefault(handlers, w.oom_steps)
             self.worlds += 1
@@ -613,7 +657,7 @@ class Explorer:
         if pc.name_member:
             size = pc.name_size
             for name in (b"a" * size, b"b" * (size - 1)):
-                w = sequential(pc, _handlers(((0, False, name),)), self.cache)
+                w = sequential(self, _handlers(((0, False, name),)))
                 self.worlds += 1
                 self.check_name(w)
                 self.check_sequential(w)
@@ -623,26 +667,15 @@ class Explorer:
         for n in (1, 2):
             handlers = _handlers(tuple((0, False, f"policy_{LABELS[i].lower()}".encode()) for i in range(n)))
             for target in handlers:
-                steps = self._walk_steps(handlers)
-                for k in range(steps + 1):
-                    w = race(pc, handlers, target, k, self.cache)
-                    self.worlds += 1
-                    if w is None:
-                        break
+                for w in races(self, handlers, target, self._walk_steps(handlers)):
                     self.check_events(w)
 
     def _walk_steps(self, handlers) -> int:
         if handlers in self.walk_steps:  # the same OOM on the same load ran in a sequential world
             return self.walk_steps[handlers]
-        w = loaded_world(self.pc, handlers, "race", self.cache)
-        th = w.start_oom()
-        run_alone(w.m, th)
-        return th.steps
+        return steps_alone(lambda: loaded_world(self, handlers, "race"), lambda w: w.start_oom())
 
     # -- comparing with the contract
-
-    def cost(self, w: World, extra: int = 0) -> tuple:
-        return (len(w.handlers), 0 if w.kind == "sequential" else 1, extra or w.m.steps)
 
     def check_sequential(self, w: World) -> None:
         pc = self.pc
@@ -708,39 +741,7 @@ class Explorer:
                              {"handler": h, "printed": printed, "event": ev}))
 
     def check_events(self, w: World) -> None:
-        for ev in w.m.events:
-            kind = ev.kind
-            if ev.detail.get("consequence"):
-                continue  # a wait on a section an earlier fault or early return left open
-            cost = self.cost(w, ev.step + 1)
-            if kind == "lockdep":
-                self.offer(Candidate("BPFOOM007", ev.file, ev.line, cost, w, build_lockdep, {"event": ev}))
-            elif kind in ("section-left-open", "unbalanced", "deadlock", "srcu-busy-cleanup", "lock-left-held",
-                          "srcu-uninit"):
-                self.offer(Candidate("BPFOOM009", ev.file, ev.line, cost, w, build_section, {"event": ev}))
-            elif kind == "uaf":
-                block = ev.detail["block"]
-                if block.free_line:
-                    cand = Candidate("BPFOOM003", block.free_file, block.free_line, cost, w, build_uaf,
-                                     {"event": ev}, related=(ev.line,))
-                    self.offer(cand, ev.line)
-                else:
-                    line = ev.detail.get("loaded_at") or ev.line
-                    self.offer(Candidate("BPFOOM004", ev.file, line, cost, w, build_after_unreg, {"event": ev},
-                                         related=(ev.line,)), ev.line)
-            elif kind == "handler-after-unreg":
-                line = ev.detail.get("loaded_at") or ev.line
-                self.offer(Candidate("BPFOOM004", ev.file, line, cost, w, build_after_unreg, {"event": ev},
-                                     related=(ev.line,)), ev.line)
-            elif kind == "double-free" or kind == "poison":
-                self.offer(Candidate("BPFOOM003", ev.file, ev.line, cost, w, build_uaf, {"event": ev}))
-            elif kind == "srcu-leak":
-                self.offer(Candidate("BPFOOM005", ev.file, ev.line, cost, w, build_leak, {"event": ev},
-                                     related=(ev.detail.get("init_line", 0),)))
-            elif kind == "sleep-in-atomic":
-                self.offer(Candidate("BPFOOM010", ev.file, ev.line, cost, w, build_atomic, {"event": ev}))
-            elif kind in ("null-deref", "null-call", "overflow", "bug"):
-                self.offer(Candidate("BPFOOM011", ev.file, ev.line, cost, w, build_fault, {"event": ev}))
+        super().check_events(w, EVENTS)
 
     # -- where things happened
 
@@ -776,57 +777,10 @@ class Explorer:
             return pol.node.line, pol.path
         return found
 
-    def divergences(self) -> list[Divergence]:
-        out = []
-        for key in sorted(self.best, key=lambda k: (k[1], k[2], k[0])):
-            cand = self.best[key]
-            out.append(cand.build(cand, self))
-        return out
-
-
 # -- wording -------------------------------------------------------------------------------------
 
 def _fn_at(pc: Pieces, file: str, line: int) -> str:
-    for fd in pc.prog.functions.values():
-        if fd.path == file and fd.node.line <= line <= fd.unit.line_of(fd.node.end - 1):
-            return fd.name + "()"
-    return "the code"
-
-
-_QUIET = ("enters a read-side section", "leaves the read-side section", "the list walk reaches")
-
-
-def _trace(cand: Candidate, until: int | None = None, last: str | None = None, limit: int = 14,
-           start: int | None = None, quiet: bool = False) -> tuple[str, ...]:
-    w = cand.world
-    lines = list(w.header) or [_world_line(w)]
-    if until is None:
-        until = w.oom_end if w.oom_end is not None else len(w.m.logs)
-    logs = w.m.logs[w.trace_from if start is None else start: until]
-    body = []
-    for thread, line, file, text in logs:
-        if quiet and any(q in text for q in _QUIET):
-            continue
-        who = thread or "the kernel"
-        body.append(f"{_at(cand, who, file, line)}: {text}")
-    if len(body) > limit:
-        body = body[:3] + ["[...]"] + body[-(limit - 4):]
-    lines.extend(body)
-    if last:
-        lines.append(last)
-    return tuple(lines)
-
-
-def _line_ref(cand: Candidate, file: str, line: int) -> str:
-    """"line 33" in the finding's own file; "mm/oom_kill.c:1179" in any other, so a reader never
-    looks for line 1179 in the wrong file."""
-    return f"line {line}" if not file or file == cand.file else f"{file}:{line}"
-
-
-def _at(cand: Candidate, who: str, file: str, line: int) -> str:
-    """The start of a trace step: "CPU0 line 33", "CPU0 mm/oom_kill.c:1179", or "CPU1" (no line).
-    render/email.py reads this shape back to draw a race in two columns."""
-    return f"{who} {_line_ref(cand, file, line)}" if line else who
+    return function_at(pc.prog, file, line)
 
 
 def _world_line(w: World) -> str:
@@ -946,21 +900,6 @@ def build_lockdep(cand: Candidate, ex: Explorer) -> Divergence:
                       related=cand.related)
 
 
-def _held_at(w: World, ev) -> list[str]:
-    # the read-side sections open when the event happened: from the log of srcu_read_lock/unlock
-    open_: list[str] = []
-    for thread, line, _f, text in w.m.logs[: ev.log_at]:
-        if thread != ev.thread:
-            continue
-        if "enters a read-side section of " in text:
-            open_.append(text.rsplit("enters a read-side section of ", 1)[1])
-        elif "leaves the read-side section of " in text:
-            label = text.rsplit("leaves the read-side section of ", 1)[1]
-            if label in open_:
-                open_.remove(label)
-    return open_
-
-
 def build_section(cand: Candidate, ex: Explorer) -> Divergence:
     ev = cand.data["event"]
     kind = ev.kind
@@ -1018,11 +957,6 @@ def build_uaf(cand: Candidate, ex: Explorer) -> Divergence:
                       _trace(cand, until=ev.log_at, last=f"{_at(cand, 'CPU0', ev.file, ev.line)}: reads {ev.detail.get('what')}: "
                                                          f"{block.label} was freed at {_line_ref(cand, block.free_file, block.free_line)} (use after free)"),
                       related=cand.related)
-
-
-def _and(items: list) -> str:
-    items = [str(i) for i in items]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def build_after_unreg(cand: Candidate, ex: Explorer) -> Divergence:
@@ -1096,12 +1030,33 @@ def build_fault(cand: Candidate, ex: Explorer) -> Divergence:
                       related=cand.related)
 
 
+# The machine's events as findings (reviewbot.explore.Explorer.check_events).
+_SECTION = EventRule("BPFOOM009", build_section)
+_FAULT = EventRule("BPFOOM011", build_fault)
+EVENTS = {
+    "lockdep": EventRule("BPFOOM007", build_lockdep),
+    "section-left-open": _SECTION, "unbalanced": _SECTION, "deadlock": _SECTION, "srcu-busy-cleanup": _SECTION,
+    "lock-left-held": _SECTION, "srcu-uninit": _SECTION,
+    # a block the code freed: at the kfree(); one the struct_ops map freed after unreg: at the load
+    "uaf": lambda ev: (EventRule("BPFOOM003", build_uaf, at_free) if ev.detail["block"].free_line
+                       else EventRule("BPFOOM004", build_after_unreg, at_load)),
+    "handler-after-unreg": EventRule("BPFOOM004", build_after_unreg, at_load),
+    "double-free": EventRule("BPFOOM003", build_uaf), "poison": EventRule("BPFOOM003", build_uaf),
+    "srcu-leak": EventRule("BPFOOM005", build_leak,
+                           lambda ev: (ev.file, ev.line, (ev.detail.get("init_line", 0),), None)),
+    "sleep-in-atomic": EventRule("BPFOOM010", build_atomic),
+    "null-deref": _FAULT, "null-call": _FAULT, "overflow": _FAULT, "bug": _FAULT,
+}
+
+
 # -- entry point -------------------------------------------------------------------------------
 
 def run(patch) -> ModelResult:
     pc = recognise(patch)
     if pc is None:
         return ModelResult()
+    if getattr(pc, "design", "list") == "tree":
+        return _tree().run(pc)
     result = ModelResult(applied=True, not_modelled=list(pc.not_modelled))
     if pc.entry is None:
         return result
