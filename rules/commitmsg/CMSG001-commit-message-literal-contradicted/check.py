@@ -148,6 +148,9 @@ def _doc_lines(doc) -> list[tuple[int, str]]:
     return out
 
 
+_NAME_LINE = object()  # the part of a kernel-doc block that is its name line
+
+
 def doc_paragraphs(doc) -> list[tuple[str | None, str, int]]:
     """(the @entry it belongs to or None, its text, its first line) of each part of a kernel-doc block:
     every `@name:` entry, every section, and the prose between them (the name line is left out)."""
@@ -161,7 +164,7 @@ def doc_paragraphs(doc) -> list[tuple[str | None, str, int]]:
         if not named and stripped:
             named = True
             if not m and not s:  # the name line: `foo() - what it does`
-                current = ["name", stripped, line]
+                current = [_NAME_LINE, stripped, line]
                 parts.append(current)
                 continue
         if m:
@@ -172,12 +175,12 @@ def doc_paragraphs(doc) -> list[tuple[str | None, str, int]]:
             parts.append(current)
         elif not stripped:
             current = None
-        elif current is None or current[0] == "name":
+        elif current is None or current[0] is _NAME_LINE:
             current = [None, stripped, line]
             parts.append(current)
         else:
             current[1] = (current[1] + " " + stripped).strip()
-    return [(p[0], p[1], p[2]) for p in parts if p[0] != "name" and p[1]]
+    return [(p[0], p[1], p[2]) for p in parts if p[0] is not _NAME_LINE and p[1]]
 
 
 def doc_claims(doc, path: str) -> list[Claim]:
@@ -190,9 +193,11 @@ def doc_claims(doc, path: str) -> list[Claim]:
             if '"' not in sentence:
                 continue
             for lit, cond, kind, before in _claims_in(sentence, bare=True):
-                extra = set(_name_words(entry)) if entry else set()
-                clause = re.split(r"[.;]", before)[-1]
-                extra |= {_singular(w) for w in re.findall(r"[a-z]\w*", clause.lower())[-6:]} - _STOP
+                if entry:  # `@name: ...`: the entry is what the claim is about
+                    extra = set(_name_words(entry))
+                else:  # `Return: the label, or "none" if ...`: the words before it say what
+                    clause = re.split(r"[.;]", before)[-1]
+                    extra = {_singular(w) for w in re.findall(r"[a-z]\w*", clause.lower())[-6:]} - _STOP
                 quoted = f"@{entry}: {sentence}" if entry else sentence
                 found.append(Claim(lit, cond, quoted, kind, where=where, function=function, extra=extra,
                                    line=line, file=path))
