@@ -161,3 +161,85 @@ const char *foo_label(struct foo_dev *dev)
            for d in _docs(code)}
     assert got == {"foo_ops": [("default", "absent", None, ["name"])],
                    "foo_label": [("none", "absent", "foo_label", ["device", "label"])]}
+
+
+# --- CMSG002 on kernel code ---------------------------------------------------------------------
+
+# drivers/base/power/clock_ops.c of Linux 6.1, as is: its kernel-doc promises -EINVAL in atomic
+# context, and the code returns -EPERM there (the one CMSG002 finding of a 4.6M-line sweep of
+# kernel/, fs/, block/, lib/, net/, security/ and parts of drivers/).
+PM_CLK_OP_LOCK = '''\
+/**
+ * pm_clk_op_lock - ensure exclusive access for performing clock operations.
+ * @psd: pm_subsys_data instance corresponding to the PM clock entry list
+ *	 and clk_op_might_sleep count being used.
+ * @flags: stored irq flags.
+ * @fn: string for the caller function's name.
+ *
+ * This is used by pm_clk_suspend() and pm_clk_resume() to guard
+ * against concurrent modifications to the clock entry list and the
+ * clock_op_might_sleep count. If clock_op_might_sleep is != 0 then
+ * only the mutex can be locked and those functions can only be used in
+ * non atomic context. If clock_op_might_sleep == 0 then these functions
+ * may be used in any context and only the spinlock can be locked.
+ * Returns -EINVAL if called in atomic context when clock ops might sleep.
+ */
+static int pm_clk_op_lock(struct pm_subsys_data *psd, unsigned long *flags,
+			  const char *fn)
+	/* sparse annotations don't work here as exit state isn't static */
+{
+	bool atomic_context = in_atomic() || irqs_disabled();
+
+try_again:
+	spin_lock_irqsave(&psd->lock, *flags);
+	if (!psd->clock_op_might_sleep) {
+		/* the __release is there to work around sparse limitations */
+		__release(&psd->lock);
+		return 0;
+	}
+
+	/* bail out if in atomic context */
+	if (atomic_context) {
+		pr_err("%s: atomic context with clock_ops_might_sleep = %d",
+		       fn, psd->clock_op_might_sleep);
+		spin_unlock_irqrestore(&psd->lock, *flags);
+		might_sleep();
+		return -EPERM;
+	}
+
+	/* we must switch to the mutex */
+	spin_unlock_irqrestore(&psd->lock, *flags);
+	mutex_lock(&psd->clock_mutex);
+	return 0;
+}
+'''
+
+
+def test_cmsg002_on_pm_clk_op_lock():
+    (f,) = run(thread.file_patch("drivers/base/power/clock_ops.c", PM_CLK_OP_LOCK), "CMSG002")
+    assert f.line == PM_CLK_OP_LOCK.splitlines().index("\tif (atomic_context) {") + 1
+    assert f.message == ("The kernel-doc of pm_clk_op_lock() says: 'Returns -EINVAL if called in atomic context "
+                         "when clock ops might sleep.' But pm_clk_op_lock() never returns -EINVAL: when "
+                         "atomic_context, it returns -EPERM here. Which one is intended?")
+
+
+# The three other findings of that sweep before the rule stopped counting these words: the
+# subsystem prefix in the function's name (iucv_register(), ice_remove_mac(), key_create_or_update()).
+PREFIX_ONLY = '''\
+/**
+ * iucv_register() - register a handler
+ * @handler: the handler
+ *
+ * Returns 0 on success, -EIO if IUCV_DECLARE_BUFFER failed on all cpus.
+ */
+int iucv_register(struct iucv_handler *handler)
+{
+	if (!iucv_available)
+		return -ENOSYS;
+	return iucv_enable();
+}
+'''
+
+
+def test_cmsg002_does_not_match_conditions_on_the_subsystem_prefix():
+    assert run(thread.file_patch("net/iucv/iucv.c", PREFIX_ONLY), "CMSG002") == []

@@ -634,10 +634,18 @@ def _agrees(fb: Fallback, claim: Claim) -> bool:
     return False
 
 
+def _doc_comment_with(unit, needle: bytes) -> bool:
+    source = unit.source
+    return any(source.startswith(b"/**", start) and needle in source[start:end]
+               for start, end in unit.comment_spans())
+
+
 def _doc_claims(ctx_file) -> list[Claim]:
     """The literal claims of the kernel-doc the patch adds or changes in this file."""
-    facts = ctx_file.facts
     unit = ctx_file.unit
+    if not _doc_comment_with(unit, b'"'):
+        return []  # no kernel-doc quotes a literal: spare the facts
+    facts = ctx_file.facts
     out = []
     for doc in facts.kernel_docs:
         changed = doc.added

@@ -107,6 +107,16 @@ def _sections(doc) -> list[tuple[int, str]]:
     return [(line, text) for line, text in out if text and (re.search(r"-E[A-Z]", text))]
 
 
+def _sentence_at(text: str, at: int) -> str:
+    """The sentence of `text` that holds offset `at` (a Return: section stays whole up to its end)."""
+    start = 0
+    for m in re.finditer(r"(?<!\be\.g)(?<!\bi\.e)(?<=[.!?])\s+(?=[A-Z])", text):
+        if m.start() >= at:
+            return text[start:m.start()].strip()
+        start = m.end()
+    return text[start:].strip()
+
+
 def doc_claims(doc, path: str) -> list[Claim]:
     if doc.target_kind != "function" or not doc.target:
         return []
@@ -129,7 +139,8 @@ def doc_claims(doc, path: str) -> list[Claim]:
                 continue
             if re.search(r"%?-E[A-Z]+\s*/\s*$", text[:x.start()]) or re.match(r"\s*/\s*%?-E", text[x.end("errno"):]):
                 continue  # `-ENOENT / -EEXIST: ...`: which one goes with which condition is not said
-            found.append(Claim(x.group("errno"), cond, text.strip(), doc.target, where, line, path, named))
+            found.append(Claim(x.group("errno"), cond, _sentence_at(text, x.start()), doc.target, where, line,
+                               path, named))
     return found
 
 
@@ -275,14 +286,16 @@ def contradiction(claim: Claim, unit, fd) -> tuple[Return, set[str]] | None:
     body = unit.text(fd)
     if re.search(r"\b" + claim.errno + r"\b", body):
         return None  # the function names the documented errno somewhere: not for this rule to judge
-    params = _params(unit, fd)
+    # Words that say nothing about the condition: the parameters' names, the function's own name
+    # (its subsystem prefix is everywhere: `iucv`, `ice`, `key`) and short words.
+    ignored = _params(unit, fd) | {_singular(w) for w in claim.function.lower().split("_") if w}
     for ret in errno_returns(unit, fd):
         if ret.errno == claim.errno or ret.errno in claim.named:
             continue
         shared = set()
         polarity = set()
         for term, neg in _terms(ret.condition):
-            common = (_words(term) & claim.words) - params
+            common = {w for w in (_words(term) & claim.words) - ignored if len(w) > 3}
             if common:
                 shared |= common
                 polarity.add(neg)
@@ -293,6 +306,9 @@ def contradiction(claim: Claim, unit, fd) -> tuple[Return, set[str]] | None:
 
 def _changed_docs(fc):
     unit = fc.unit
+    source = unit.source
+    if not any(source.startswith(b"/**", start) and b"-E" in source[start:end] for start, end in unit.comment_spans()):
+        return  # no kernel-doc names an errno: spare the facts
     for doc in fc.facts.kernel_docs:
         if doc.target_kind != "function" or not doc.target or "-E" not in doc.text:
             continue
