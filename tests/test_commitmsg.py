@@ -223,8 +223,10 @@ def test_cmsg002_on_pm_clk_op_lock():
                          "atomic_context, it returns -EPERM here. Which one is intended?")
 
 
-# The three other findings of that sweep before the rule stopped counting these words: the
-# subsystem prefix in the function's name (iucv_register(), ice_remove_mac(), key_create_or_update()).
+# The other findings of the sweeps before the rule stopped counting these words: the subsystem prefix
+# in the function's name (iucv_register(), ice_remove_mac(), key_create_or_update()), and a noun
+# shared alone (__i915_gem_object_migrate(): "-ENXIO on lack of region space" against
+# `if (GEM_WARN_ON(obj->mm.region != mr)) return -EINVAL;`).
 PREFIX_ONLY = '''\
 /**
  * iucv_register() - register a handler
@@ -243,3 +245,24 @@ int iucv_register(struct iucv_handler *handler)
 
 def test_cmsg002_does_not_match_conditions_on_the_subsystem_prefix():
     assert run(thread.file_patch("net/iucv/iucv.c", PREFIX_ONLY), "CMSG002") == []
+
+
+NOUN_ONLY = """\
+/**
+ * foo_migrate() - move an object
+ * @obj: the object
+ * @mr: the region
+ *
+ * Return: 0 on success, -ENXIO on lack of region space.
+ */
+int foo_migrate(struct foo_obj *obj, struct foo_region *mr)
+{
+	if (WARN_ON(obj->region != mr))
+		return -EINVAL;
+	return obj->ops->migrate(obj, mr);
+}
+"""
+
+
+def test_cmsg002_does_not_match_conditions_on_a_shared_noun():
+    assert run(thread.file_patch("drivers/foo/obj.c", NOUN_ONLY), "CMSG002") == []

@@ -12,10 +12,11 @@ followed by its condition (`if`/`when`/`in case`/`unless`/`on` ..., or `-EBUSY: 
 
 A contradiction is reported at the code's return when all of these hold: the function never names
 the documented errno (not returned, assigned, passed or compared anywhere in its body), the doc
-never names the code's errno, the code's condition shares a word with the claim's condition
-(identifiers split at `_`, `->` and `.`; not counting the function's parameter names and words
-like "is", "invalid", "error"), and both conditions test it the same way (both negated, e.g.
-"is not registered" and `!registered`, or neither).
+never names the code's errno, the code's condition shares with the claim's condition two words of
+four letters or more, or one that names a state (busy, full, offline, attached, ...), identifiers
+split at `_`, `->` and `.` and not counting the function's parameter names, the words of its own
+name (the subsystem prefix) or words like "invalid", "error"; and both conditions test it the same
+way (both negated, e.g. "is not registered" and `!registered`, or neither).
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ _MSG = re.compile(r"\b(?P<func>[a-z_]\w*)(?:\(\))?\s+(?:(?:now|may|will|should|t
                   r"(?:returns?|fails?\s+with)\s+" + _ERRNO + r"\s+(?P<kw>if|when|whenever|in case|unless)\b\s*"
                   r"(?P<cond>.+?)" + _COND_END)
 _NEG = re.compile(r"\b(?:not|no|non|never|without|isn't|aren't|wasn't|doesn't|don't|didn't|cannot|can't|fails?|"
-                  r"failed|unable|missing|absent|nonexistent|non-existent)\b|n't\b", re.I)
+                  r"failed|unable|missing|absent|nonexistent|non-existent|lack|lacks|lacking)\b|n't\b", re.I)
+# Words that name a state (a condition on their own); a noun shared alone ("region" in "lack of region
+# space" and in `obj->mm.region != mr`) says what is tested, not that it is the same test.
+_STATES = {"busy", "full", "empty", "online", "offline", "idle", "dead", "alive", "active", "inactive", "ready",
+           "pending", "zombie", "dying", "stale", "atomic", "dirty", "clean", "live", "running", "stopped",
+           "suspended", "present", "absent", "readonly", "exclusive", "shared", "closed", "open", "frozen",
+           "broken", "unknown", "duplicate", "overflow", "timeout", "expired"}
 _GENERIC = {"the", "a", "an", "is", "are", "be", "been", "being", "was", "were", "if", "when", "in", "on", "of",
             "to", "it", "its", "this", "that", "there", "any", "all", "not", "no", "non", "or", "and", "by", "for",
             "with", "as", "at", "has", "have", "had", "does", "do", "did", "can", "may", "will", "already",
@@ -269,6 +276,10 @@ def _terms(condition: str) -> list[tuple[str, bool]]:
     return out
 
 
+def _state_word(word: str) -> bool:
+    return word in _STATES or bool(re.search(r"(?:ed|en)$", word)) and len(word) > 4
+
+
 def _params(unit, fd) -> set[str]:
     decl = fd.child_by_field_name("declarator")
     params = set()
@@ -299,7 +310,7 @@ def contradiction(claim: Claim, unit, fd) -> tuple[Return, set[str]] | None:
             if common:
                 shared |= common
                 polarity.add(neg)
-        if shared and polarity == {claim.negated}:
+        if polarity == {claim.negated} and (len(shared) >= 2 or any(_state_word(w) for w in shared)):
             return ret, shared
     return None
 
