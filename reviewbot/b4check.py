@@ -12,6 +12,12 @@ is a JSON list of {status, context, state, description, url, srcline} objects (t
 Patchwork and checkpatch checks use), and as plain text otherwise; we send the list, one entry per
 finding.
 
+The patch is reviewed exactly as `reviewbot review` reviews a patch of a thread: the same rules,
+the same reference models (`rules/<pack>/model/`, selected by --rules/--skip like the rules), the
+model findings' subsumption of rule findings (engine.run), and dedupe.mark_replied (a mail on its
+own has no replies, so nothing is marked, but the pipeline is the one `review` runs). On v1 01/14
+of the bundled BPF OOM thread both report the same finding ids at the same lines.
+
 Mapping: no findings -> pass; only warnings or info -> warn; any error -> fail. We exit 0 whenever
 we could review the patch, and 2 (one line on stderr) when stdin is not a patch email we can read.
 """
@@ -112,15 +118,20 @@ def result(review, *, url: str = "") -> dict:
             "details": json.dumps(details) if details else ""}
 
 
-def check_message(raw: bytes, rules, *, url: str = "") -> list[dict]:
-    """Review one patch email (bytes, as b4 sends it) and return b4's result list."""
-    from reviewbot import engine
-
+def check_message(raw: bytes, rules, *, url: str = "", models=(), keep=None) -> list[dict]:
+    """Review one patch email (bytes, as b4 sends it) and return b4's result list. `models` and
+    `keep` are what rulepack.select gives for them: the reference models run as in `review`."""
     series = series_from_message(parse_message(raw))
     if series is None:
         return [{"tool": TOOL, "status": "pass", "summary": "no diff to review", "url": url, "details": ""}]
-    review = engine.run(series, list(rules))
-    return [result(review, url=url)]
+    return [result(review_series(series, rules, models=models, keep=keep), url=url)]
+
+
+def review_series(series, rules, *, models=(), keep=None):
+    """The review `reviewbot review` makes: engine.run with the rules and models, then dedupe."""
+    from reviewbot import dedupe, engine
+
+    return dedupe.mark_replied(engine.run(series, list(rules), models=list(models), keep=keep))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,13 +156,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def cmd_check(args: argparse.Namespace, stdin=None, stdout=None) -> int:
     from pathlib import Path
 
+    from reviewbot import models as models_mod
     from reviewbot import rulepack
 
     stdin = stdin if stdin is not None else sys.stdin.buffer
     stdout = stdout if stdout is not None else sys.stdout
-    rules = rulepack.load_rules(Path(args.rules_dir) if args.rules_dir else None)
-    rules = rulepack.select(rules, args.rules, args.skip)
-    results = check_message(stdin.read(), rules, url=args.url)
+    rules_dir = Path(args.rules_dir) if args.rules_dir else None
+    rules, models, keep = rulepack.select(rulepack.load_rules(rules_dir), args.rules, args.skip,
+                                          models_mod.load_models(rules_dir))
+    results = check_message(stdin.read(), rules, url=args.url, models=models, keep=keep)
     stdout.write(json.dumps(results, ensure_ascii=False) + "\n")
     stdout.flush()
     return 0

@@ -144,3 +144,35 @@ def test_wired_into_the_cli(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
     assert cli.main(["check", "--rules-dir", str(RULES_DIR)]) == 2
     assert "no email on stdin" in capsys.readouterr().err
+
+
+def test_check_reviews_a_patch_as_review_does(capsys):
+    """The shipped rules and models on v1 01/14: `check` reports what `review` reports on that
+    patch (the model's BPFOOM findings, the rule findings they subsume dropped), ids and lines."""
+    assert cli.main(["review", PATCH_01, "--offline", "--format", "json", "--fail-on", "never"]) == 0
+    reviewed = json.loads(capsys.readouterr().out)
+    want = sorted((f["rule"], f["file"], f["line"]) for f in reviewed["findings"] if f["patch"] == PATCH_01)
+    assert {r for r, _, _ in want} >= {"BPFOOM001", "BPFOOM002", "BPFOOM006", "BPFOOM007", "KDOC001"}
+    assert not {"SRCU002", "SRCU004", "CMSG001", "SOPS001"} & {r for r, _, _ in want}  # subsumed
+
+    out = io.StringIO()
+    args = Namespace(rules_dir=None, rules=None, skip=None, url="")
+    assert b4check.cmd_check(args, stdin=io.BytesIO(raw(PATCH_01)), stdout=out) == 0
+    [res] = json.loads(out.getvalue())
+    details = json.loads(res["details"])
+    got = sorted((d["context"], *d["description"].split(":")[:2]) for d in details)
+    assert got == [(r, f, str(n)) for r, f, n in want]
+    assert res["status"] == "fail" and res["summary"].endswith(", ".join(sorted({r for r, _, _ in want})))
+
+
+def test_check_selects_model_findings_like_review():
+    out = io.StringIO()
+    args = Namespace(rules_dir=None, rules="BPFOOM007,SRCU002", skip=None, url="")
+    assert b4check.cmd_check(args, stdin=io.BytesIO(raw(PATCH_01)), stdout=out) == 0
+    [res] = json.loads(out.getvalue())
+    assert [d["context"] for d in json.loads(res["details"])] == ["BPFOOM007"]  # SRCU002's subsumed
+    out = io.StringIO()
+    args = Namespace(rules_dir=None, rules="srcu", skip=None, url="")
+    assert b4check.cmd_check(args, stdin=io.BytesIO(raw(PATCH_01)), stdout=out) == 0
+    [res] = json.loads(out.getvalue())
+    assert "SRCU002" in {d["context"] for d in json.loads(res["details"])}  # no model: the rule speaks

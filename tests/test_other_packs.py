@@ -57,7 +57,7 @@ def run(patch: thread.Patch, rule_id: str):
 
 
 def test_the_packs_have_their_rules():
-    assert {r.id for r in PACKS} == {"SOPS001", "SOPS002", "SOPS003", "KDOC001", "KDOC002", "CMSG001"}
+    assert {r.id for r in PACKS} == {"SOPS001", "SOPS002", "SOPS003", "KDOC001", "KDOC002", "CMSG001", "CMSG002"}
 
 
 # --- the v1 thread -------------------------------------------------------------------------------
