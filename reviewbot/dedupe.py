@@ -45,6 +45,7 @@ from typing import Iterable
 from reviewbot.engine import Review
 from reviewbot.finding import Finding
 from reviewbot.thread import Patch, Reply
+from reviewbot.facts.types import balanced
 
 _QUOTE = re.compile(r"^((?:>[ \t]?)+)")
 
@@ -109,21 +110,12 @@ def expression(line: str) -> str | None:
     text = normalise(line)[1:].strip()
     text = _STATEMENT_HEAD.sub("", text)
     text = text.rstrip("{; ").strip()
-    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+    while text.startswith("(") and text.endswith(")") and balanced(text[1:-1]):
         text = text[1:-1].strip()
     text = re.sub(r"\s+", "", text)
     if len(text) < 10 or not _OPERATOR.search(text):
         return None
     return text
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for c in text:
-        depth += (c == "(") - (c == ")")
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def raised_by(finding: Finding, reply: Reply, related: Iterable[str] = ()) -> bool:

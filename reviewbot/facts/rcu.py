@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from reviewbot.facts.types import MEMBER, VariableTypes, member_key, squash
+from reviewbot.facts.types import MEMBER, VariableTypes, squash
 
 # --- vocabulary ----------------------------------------------------------------------------------
 
@@ -166,6 +166,11 @@ class RcuIndex:
                 self._calls_by_function.setdefault(c.function, []).append(c)
 
     # -- keys
+
+    @property
+    def calls_by_function(self) -> dict[str, list]:
+        """function -> the calls made in it, in source order."""
+        return self._calls_by_function
 
     def calls_in(self, function: str) -> list:
         return self._calls_by_function.get(function, [])

@@ -22,6 +22,36 @@ def squash(text: str) -> str:
     return "".join(text.split())
 
 
+def balanced(text: str) -> bool:
+    """Whether every parenthesis of `text` closes, in order: `(a) && (b)` is, `a) && (b` is not
+    (so stripping the outer pair of `(a) && (b)` would be wrong)."""
+    depth = 0
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def split_top_level(text: str, op: str) -> list[str]:
+    """The operands of `op` (`||`, `&&`) outside any parentheses: `a || (b || c)` -> [a, (b || c)]."""
+    out, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and text.startswith(op, i):
+            out.append(text[start:i])
+            start = i + len(op)
+            i += len(op)
+            continue
+        i += 1
+    out.append(text[start:])
+    return out
+
+
 def struct_type(type_text: str, pointer: bool) -> str | None:
     """`struct foo *` -> `struct foo` (pointer=True), `struct foo` -> `struct foo` (pointer=False)."""
     m = STRUCT.match(type_text.strip())

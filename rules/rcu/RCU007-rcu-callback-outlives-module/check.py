@@ -115,11 +115,9 @@ class _Judge:
     def __init__(self, ctx):
         self.ctx = ctx
         self.facts = ctx.facts
-        self.local = {f.name for f in self.facts.functions}
-        self.by_function: dict[str, list] = {}
-        for c in self.facts.calls:
-            if c.function:
-                self.by_function.setdefault(c.function, []).append(c)
+        index = rcu.index(ctx)  # the file's calls by function and its function names, shared
+        self.local = index.names
+        self.by_function = index.calls_by_function
         for calls in self.by_function.values():
             calls.sort(key=lambda c: c.lines)
         self.module_exits = {squash(c.args[0]) for c in self.facts.calls

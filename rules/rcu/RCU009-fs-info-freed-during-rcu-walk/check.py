@@ -31,7 +31,7 @@ import re
 
 from reviewbot.engine import Hit
 from reviewbot.facts import rcu
-from reviewbot.facts.types import squash
+from reviewbot.facts.types import balanced, squash
 
 TEARDOWN = (".kill_sb", ".put_super")
 WALK_MEMBERS = (".d_hash", ".d_compare", ".d_revalidate", ".permission", ".get_link")
@@ -179,7 +179,7 @@ class _Judge:
 
     def _is_info(self, expr: str, sbs: set[str], infos: set[str]) -> bool:
         expr = CAST.sub("", expr)
-        while expr.startswith("(") and expr.endswith(")") and _balanced(expr[1:-1]):
+        while expr.startswith("(") and expr.endswith(")") and balanced(expr[1:-1]):
             expr = expr[1:-1]
             expr = CAST.sub("", expr)
         if expr in infos:
@@ -423,15 +423,6 @@ def _uses_info(text: str, accessors: set[str]) -> bool:
         if re.search(rf"\b{local}\s*->|\w\s*\((?:[^;()]*,)?\s*{local}\s*[,)]|,\s*{local}\s*[,)]", text):
             return True
     return False
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for ch in text:
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def _hit(free, evidence: _Evidence) -> Hit:

@@ -29,7 +29,7 @@ import re
 
 from reviewbot.engine import Hit
 from reviewbot.facts import rcu
-from reviewbot.facts.types import squash
+from reviewbot.facts.types import balanced, split_top_level, squash
 
 FLAGS = ("LOOKUP_RCU", "MAY_NOT_BLOCK")
 ACQUIRES = re.compile(r"^(?:\w*getblk\w*|\w*bread\w*|sb_find_get_block|__find_get_block|find_get_page\w*|"
@@ -68,37 +68,9 @@ def _unwrap(text: str) -> str:
     text = squash(text)
     while True:
         m = re.fullmatch(r"(?:unlikely|likely)?\((.*)\)", text)
-        if not m or not _balanced(m.group(1)):
+        if not m or not balanced(m.group(1)):
             return text
         text = m.group(1)
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for ch in text:
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if depth < 0:
-            return False
-    return depth == 0
-
-
-def _split(text: str, op: str) -> list[str]:
-    """Top-level operands of && or ||."""
-    out, depth, start, i = [], 0, 0, 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0 and text.startswith(op, i):
-            out.append(text[start:i])
-            start = i + len(op)
-            i += len(op)
-            continue
-        i += 1
-    out.append(text[start:])
-    return out
 
 
 class _Tests:
@@ -113,7 +85,7 @@ class _Tests:
         """'rcu' when the atom being true means RCU mode, 'ref' when it means ref-walk mode."""
         text = _unwrap(text)
         negate = False
-        if len(_split(text, "||")) > 1 or len(_split(text, "&&")) > 1:
+        if len(split_top_level(text, "||")) > 1 or len(split_top_level(text, "&&")) > 1:
             return None
         while text.startswith("!") and not text.startswith("!="):
             negate = not negate
@@ -138,12 +110,12 @@ class _Tests:
         """The mode a path is in after this branch went the `taken` way (None: not told)."""
         text = _unwrap(text)
         if taken:
-            for part in _split(text, "&&"):
+            for part in split_top_level(text, "&&"):
                 mode = self.atom(part)
                 if mode:
                     return mode
             return None
-        for part in _split(text, "||"):
+        for part in split_top_level(text, "||"):
             mode = self.atom(part)
             if mode:
                 return _flip(mode)
@@ -182,7 +154,7 @@ def _mode_tests(facts, fn) -> _Tests | None:
     if dentry:
         flags.add(dentry)
     tests = _Tests(dentry, variables, flags)
-    uses_dentry = dentry is not None and any(tests.atom(p) for t in texts for p in _split(t, "||") + _split(t, "&&"))
+    uses_dentry = dentry is not None and any(tests.atom(p) for t in texts for p in split_top_level(t, "||") + split_top_level(t, "&&"))
     if not has_flag and not variables and not uses_dentry:
         return None
     if not any(tests.after(t, True) or tests.after(t, False) for t in texts):
@@ -328,7 +300,7 @@ def _note_error(e, errors: set[str], held: dict, types: dict[str, str]):
     NULL resource (`!bh`)."""
     text = _unwrap(e.name)
     taken = bool(e.taken)
-    if len(_split(text, "||")) > 1 or len(_split(text, "&&")) > 1:
+    if len(split_top_level(text, "||")) > 1 or len(split_top_level(text, "&&")) > 1:
         return
     while text.startswith("!") and not text.startswith("!="):
         text = _unwrap(text[1:])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from reviewbot.engine import Hit
-from reviewbot.facts.types import MEMBER, VariableTypes, member_key, squash
+from reviewbot.facts.types import MEMBER, VariableTypes, member_key, split_top_level, squash
 
 INITS = {"init_srcu_struct"}
 CLEANUPS = {"cleanup_srcu_struct", "cleanup_srcu_struct_quiesced"}
@@ -42,7 +42,7 @@ def _failed_branch(event, result: str | None) -> bool | None:
     text = squash(event.name)
     if "init_srcu_struct" not in text and not (result and re.search(rf"\b{re.escape(result)}\b", text)):
         return None
-    disjuncts = _top_level_split(text, "||")
+    disjuncts = split_top_level(text, "||")
     if len(disjuncts) > 1:
         # `if (!fd || init_srcu_struct(&fd->s))`: taken when the object is missing or the init
         # failed; either way nothing was set up on that branch
@@ -51,24 +51,6 @@ def _failed_branch(event, result: str | None) -> bool | None:
         return None
     negated = text.startswith("!") or text.endswith("==0")
     return bool(event.taken) != negated
-
-
-def _top_level_split(text: str, op: str) -> list[str]:
-    out, depth, start, i = [], 0, 0, 0
-    while i < len(text):
-        c = text[i]
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif depth == 0 and text.startswith(op, i):
-            out.append(text[start:i])
-            start = i + len(op)
-            i += len(op)
-            continue
-        i += 1
-    out.append(text[start:])
-    return out
 
 
 def _cleanup_helpers(ctx) -> dict[str, set[str]]:
