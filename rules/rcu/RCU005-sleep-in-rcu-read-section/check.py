@@ -31,6 +31,7 @@ import re
 
 from reviewbot.engine import Hit
 from reviewbot.facts import rcu
+from reviewbot.facts.rcu import direct_sleep
 
 # the lock kinds of facts.locks that open a classic RCU read-side section (not rcu_trace: RCU
 # Tasks Trace readers may block; not preempt/irq: they are another rule's)
@@ -41,52 +42,6 @@ OPENERS = {"rcu_read_lock", "rcu_read_lock_bh", "rcu_read_lock_sched", "rcu_read
 ASSERTS = {"WARN_ON", "WARN_ON_ONCE", "RCU_LOCKDEP_WARN", "lockdep_assert_in_rcu_read_lock"}
 ASSERTED = re.compile(r"^!\(?rcu_read_lock(?:_bh|_sched)?_held\(\)\)?$")
 
-SLEEPERS = re.compile(
-    r"^(?:mutex_lock(?:_nested|_interruptible|_interruptible_nested|_killable|_killable_nested|_io)?|"
-    r"ww_mutex_lock(?:_interruptible)?|rt_mutex_lock\w*|"
-    r"down|down_read|down_write|down_interruptible|down_killable|down_timeout|down_read_killable|"
-    r"down_write_killable|down_read_interruptible|down_read_nested|down_write_nested|"
-    r"percpu_down_write|percpu_down_read|"
-    r"msleep|msleep_interruptible|ssleep|usleep_range|usleep_range_state|"
-    r"schedule|schedule_timeout\w*|io_schedule|io_schedule_timeout|schedule_hrtimeout\w*|"
-    r"schedule_preempt_disabled|"
-    r"wait_for_completion\w*|wait_event\w*|wait_var_event\w*|wait_on_bit\w*|"
-    r"synchronize_rcu\w*|synchronize_srcu\w*|synchronize_net|synchronize_sched\w*|synchronize_irq|"
-    r"rcu_barrier\w*|srcu_barrier|"
-    r"flush_work|flush_delayed_work|flush_workqueue|drain_workqueue|flush_scheduled_work|"
-    r"cancel_work_sync|cancel_delayed_work_sync|destroy_workqueue|alloc_workqueue|"
-    r"kthread_stop|kthread_park|kthread_flush_work|kthread_flush_worker|kthread_create\w*|kthread_run|"
-    r"might_sleep|might_fault|cond_resched|cond_resched_lock|"
-    r"vmalloc\w*|vzalloc\w*|__vmalloc\w*|vfree|vunmap|vmap|"
-    r"alloc_percpu|__alloc_percpu|"
-    r"copy_from_user|copy_to_user|get_user|put_user|clear_user|strncpy_from_user|copy_struct_from_user|"
-    r"memdup_user|memdup_user_nul|strndup_user|vmemdup_user|"
-    r"request_firmware|request_firmware_direct|firmware_request_nowarn|"
-    r"free_irq|disable_irq|request_irq|request_threaded_irq|"
-    r"rtnl_lock|lock_sock|lock_sock_nested|device_lock|mmap_read_lock|mmap_write_lock|"
-    r"folio_lock|lock_page|wait_on_page_locked|filemap_fdatawait\w*|filemap_write_and_wait\w*|"
-    r"blk_mq_freeze_queue\w*|sync_filesystem|kmem_cache_create\w*|kmem_cache_destroy)$")
-
-# allocation call -> index of its gfp argument
-GFP_ARG = {
-    "kmalloc": 1, "kzalloc": 1, "kcalloc": 2, "kmalloc_array": 2, "kvmalloc": 1, "kvzalloc": 1, "kvcalloc": 2,
-    "kvmalloc_array": 2, "krealloc": 2, "krealloc_array": 3, "kmemdup": 2, "kmemdup_nul": 2, "kvmemdup": 2,
-    "kstrdup": 1, "kstrndup": 2, "kstrdup_const": 1, "kasprintf": 0, "kvasprintf": 0,
-    "kmem_cache_alloc": 1, "kmem_cache_zalloc": 1, "kmem_cache_alloc_node": 1, "kmalloc_node": 1,
-    "kzalloc_node": 1, "kcalloc_node": 2, "kmalloc_array_node": 2, "kvmalloc_node": 1, "kvzalloc_node": 1,
-    "kmalloc_track_caller": 1, "alloc_pages": 0, "alloc_page": 0, "alloc_pages_node": 1, "__get_free_pages": 0,
-    "__get_free_page": 0, "get_zeroed_page": 0, "folio_alloc": 0,
-    "xa_store": 3, "xa_insert": 3, "xa_alloc": 4, "xa_alloc_cyclic": 5, "xa_reserve": 2, "xa_cmpxchg": 4,
-    "idr_alloc": 4, "idr_alloc_cyclic": 4, "idr_alloc_u32": 4, "ida_alloc": 1, "ida_alloc_min": 2,
-    "ida_alloc_max": 2, "ida_alloc_range": 3, "ida_simple_get": 3, "radix_tree_preload": 0, "idr_preload": 0,
-    "radix_tree_maybe_preload": 0, "mempool_alloc": 1, "dma_alloc_coherent": 3, "dma_pool_alloc": 1,
-    "alloc_skb": 1, "__alloc_skb": 1, "skb_clone": 1, "skb_copy": 1, "pskb_copy": 1, "skb_copy_expand": 3,
-    "pskb_expand_head": 3, "nlmsg_new": 1, "genlmsg_new": 1, "devm_kzalloc": 2, "devm_kmalloc": 2,
-    "devm_kcalloc": 3, "bitmap_zalloc": 1, "bitmap_alloc": 1, "alloc_percpu_gfp": 1, "__alloc_percpu_gfp": 2,
-    "sg_alloc_table": 2,
-}
-SLEEPING_GFP = re.compile(r"\bGFP_(?:KERNEL|KERNEL_ACCOUNT|NOFS|NOIO|USER|HIGHUSER\w*)\b")
-NO_RECLAIM = re.compile(r"~\s*\(?\s*__GFP_(?:DIRECT_RECLAIM|RECLAIM)\b")
 # a test of the context the code runs in: the sleep behind it is meant for the sleeping case
 CONTEXT_TEST = re.compile(
     r"(?i)\b(?:in_atomic|preemptible|irqs_disabled|in_interrupt|in_irq|in_softirq|in_task|in_nmi|"
@@ -355,21 +310,6 @@ def _truth(condition: str, known: dict) -> bool | None:
     if not m or m.group(1) not in known:
         return None
     return known[m.group(1)] != negate
-
-
-def direct_sleep(name: str, args) -> str | None:
-    """`name(...)` when the call itself may sleep (with the GFP mask that makes it), else None."""
-    if name in GFP_ARG:
-        index = GFP_ARG[name]
-        if len(args) <= index:
-            return None
-        gfp = args[index]
-        if SLEEPING_GFP.search(gfp) and "?" not in gfp and not NO_RECLAIM.search(gfp):
-            return f"{name}(..., {' '.join(gfp.split())})"
-        return None
-    if SLEEPERS.match(name):
-        return f"{name}()"
-    return None
 
 
 def _kind(why: str) -> str:
