@@ -95,9 +95,17 @@ class Judge:
         self._unprotected[function] = None  # recursion guard
         why = None
         rcu_sections = [s for s in self.sections(function) if s.lock.kind in RCU_KINDS]
+        sleeps = self.idx.summaries.get(function).sleeps if function in self.idx.summaries else None
+        if sleeps and "->" in sleeps:
+            sleeps = None  # a callee's sleep may sit behind a test of the context; only the function's own counts
         if rcu_sections:
             s = rcu_sections[0]
             why = f"{function}() takes {s.lock.call}() on line {s.acquire_lines[0]}, but not around this line"
+        elif sleeps:
+            # code that may sleep is never called inside a classic read-side section: its callers
+            # cannot be holding one for it
+            why = (f"{function}() may sleep ({sleeps}), so no caller can be holding rcu_read_lock() for "
+                   f"it")
         elif depth < 2:
             fn = self.facts.function(function)
             sites = self.idx.call_sites.get(function, [])
@@ -186,13 +194,17 @@ def _judge(judge: Judge, function: str, lines, what: str, subject: str, walk: bo
     if why is None:
         return None
     if walk:
-        message = (f"{what} walks {name} here outside any RCU read-side section, and {why}. An entry can be "
-                   f"unlinked and freed while the loop still points at it; should the walk be inside "
-                   f"rcu_read_lock()/rcu_read_unlock() (or pass the lockdep expression of the lock that "
-                   f"serializes it)?")
+        message = (f"{what} walks {name} here outside any RCU read-side section, and {why}. Either nothing "
+                   f"protects the walk (an entry can be unlinked and freed while the loop points at it) or "
+                   f"an update-side lock does and the walk does not say so: with CONFIG_PROVE_RCU_LIST it "
+                   f"warns \"RCU-list traversed in non-reader section\" either way. Should the walk be inside "
+                   f"rcu_read_lock()/rcu_read_unlock(), or pass the lockdep expression of the lock that "
+                   f"serializes it?")
     else:
-        message = (f"{what} runs outside any RCU read-side section, and {why}: the object it returns can be "
-                   f"freed as soon as the updater's grace period ends. Should this read move inside the "
-                   f"read-side section (or use rcu_dereference_protected() naming the update-side lock)?")
+        message = (f"{what} runs outside any RCU read-side section, and {why}. Either nothing keeps the object "
+                   f"it returns alive past the updater's grace period, or an update-side lock does and "
+                   f"rcu_dereference() is the wrong accessor (CONFIG_PROVE_RCU reports a suspicious RCU usage "
+                   f"here either way). Should this read move inside the read-side section, or use "
+                   f"rcu_dereference_protected() naming the lock?")
     return Hit(line=lines[0], end_line=lines[0], message=message, args={"what": what, "function": function},
                trace=(f"{lines[0]}: {what} with no read-side section: {why}",))
