@@ -121,7 +121,7 @@ def imbalances(ctx, family: Family):
         shape = _shape(ctx, flow)
         releasers = _releasers(idx, family, function)
         for path in flow.paths:
-            if not _feasible(path):
+            if not feasible(path):
                 continue
             for found in _walk(path, function, family, balanced - helper_keys, index_of, handed_over, shape,
                                releasers):
@@ -169,7 +169,7 @@ def _condition(event) -> tuple[str, bool]:
 CONSTANT_STORE = re.compile(r"^(\w+)\s*=\s*(true|false|NULL|-?\d+)$")
 
 
-def _feasible(path) -> bool:
+def feasible(path) -> bool:
     """False when the path takes two branches on one condition different ways, or branches on a
     flag against the constant it was just set to (`unmap = true; ... if (!unmap)`)."""
     seen: dict[str, bool] = {}

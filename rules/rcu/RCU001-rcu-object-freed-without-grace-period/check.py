@@ -29,6 +29,7 @@ import re
 
 from reviewbot.engine import Hit
 from reviewbot.facts import rcu
+from reviewbot.facts.balance import feasible
 from reviewbot.facts.types import squash
 
 LOAD = re.compile(r"^(?:\(\s*[\w\s\*]+\)\s*)?(rcu_dereference_protected|rcu_access_pointer|rcu_dereference\w*|"
@@ -57,6 +58,8 @@ def check(ctx):
             continue
         hits, handled = [], set()
         for path in flow.paths:
+            if not feasible(path):
+                continue
             for retire_line, var, hit in _walk(idx, function, path, free_helpers, handled):
                 hits.append((retire_line, var, hit))
         for retire_line, var, hit in hits:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from reviewbot.engine import Hit
+from reviewbot.facts.balance import feasible
 from reviewbot.facts.types import MEMBER, VariableTypes, member_key, split_top_level, squash
 
 INITS = {"init_srcu_struct"}
@@ -53,6 +54,12 @@ def _failed_branch(event, result: str | None) -> bool | None:
     return bool(event.taken) != negated
 
 
+def _ref(arg: str) -> str:
+    """`q->srcu` (an srcu_struct array or pointer member, as block's `q->srcu`) is `&q->srcu`."""
+    text = squash(arg)
+    return text if text.startswith("&") or not re.fullmatch(r"\(?\w+\)?(?:->|\.)\w+", text) else "&" + text
+
+
 def _cleanup_helpers(ctx) -> dict[str, set[str]]:
     """File-local function -> the srcu members it (or a function it calls, 3 levels) cleans up."""
     facts = ctx.facts
@@ -63,7 +70,7 @@ def _cleanup_helpers(ctx) -> dict[str, set[str]]:
         if call.function is None:
             continue
         if call.name in CLEANUPS and call.args:
-            m = MEMBER.match(squash(call.args[0]))
+            m = MEMBER.match(_ref(call.args[0]))
             if m:
                 direct.setdefault(call.function, set()).add(m.group(3))
         elif call.name in names:
@@ -86,7 +93,7 @@ def check(ctx):
     yield from _globals(ctx, inits)
     keys: dict[tuple[str, str], object] = {}  # (struct, member) -> the first init call
     for call in inits:
-        key = member_key(types, call.function, call.args[0])
+        key = member_key(types, call.function, _ref(call.args[0]))
         if key is not None:
             keys.setdefault(key[:2], call)
     if not keys:
@@ -96,7 +103,7 @@ def check(ctx):
     cleaned_somewhere: dict[tuple[str, str], set[str]] = {}  # (struct, member) -> functions
     for call in facts.calls:
         if call.name in CLEANUPS and call.args and call.function:
-            key = member_key(types, call.function, call.args[0])
+            key = member_key(types, call.function, _ref(call.args[0]))
             if key is not None:
                 cleaned_somewhere.setdefault(key[:2], set()).add(call.function)
     for key, where in cleaned_somewhere.items():
@@ -110,6 +117,8 @@ def check(ctx):
         if flow is None:
             continue
         for path in flow.paths:
+            if not feasible(path):
+                continue  # `if (alloc) init(...); ... if (alloc) cleanup(...)` taken two ways
             for hit in _walk(path, function, types, keys, helpers, cleaned_somewhere, allocs):
                 if (hit.line, hit.args["member"]) not in reported:
                     reported.add((hit.line, hit.args["member"]))
@@ -144,17 +153,17 @@ def _walk(path, function, types, keys, helpers, cleaned_somewhere, allocs):
             allocated.add(allocs[(function, e.lines[0])])
             continue
         if e.name in INITS and e.args:
-            key = member_key(types, function, e.args[0])
+            key = member_key(types, function, _ref(e.args[0]))
             if key is not None:
                 inited[(key[2], key[1])] = [_result_of(events, i), "unchecked"]
             continue
         if e.name in CLEANUPS and e.args:
-            m = MEMBER.match(squash(e.args[0]))
+            m = MEMBER.match(_ref(e.args[0]))
             if m:
                 cleaned.add((m.group(1), m.group(3)))
             continue
         if e.name in USES and e.args:
-            m = MEMBER.match(squash(e.args[0]))
+            m = MEMBER.match(_ref(e.args[0]))
             if m:
                 used.add((m.group(1), m.group(3)))
             continue
@@ -213,7 +222,7 @@ def _never_cleaned(ctx, types, keys):
     cleaned = set()
     for call in facts.calls:
         if call.name in CLEANUPS and call.args and call.function:
-            key = member_key(types, call.function, call.args[0])
+            key = member_key(types, call.function, _ref(call.args[0]))
             cleaned.add(key[1] if key is not None else squash(call.args[0]))
     teardown = re.compile(r"(?:destroy|release|free|exit|remove|cleanup|fini|teardown|uninit)$")
     for (struct, member), init in keys.items():
