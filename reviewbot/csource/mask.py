@@ -35,6 +35,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from reviewbot.csource import idioms
+
 # Every byte but newline becomes a space, so line numbers survive blanking.
 _BLANK_TABLE = bytes(b if b == 0x0A else 0x20 for b in range(256))
 
@@ -63,9 +65,14 @@ def mask_source(source: bytes) -> Masked:
     rewrite = _Rewrite(source)
     rewrite.conditionals()
     rewrite.annotations()
+    idioms.section_annotations(rewrite)
+    idioms.storage_macros(rewrite)
+    idioms.string_macros(rewrite)
+    idioms.empty_arguments(rewrite)
     rewrite.function_macros()
     rewrite.iterators()
     rewrite.definition_macros()
+    idioms.static_declaration_macros(rewrite)
     rewrite.type_arguments()
     rewrite.bare_macro_lines()
     text = bytes(rewrite.out)
@@ -179,18 +186,31 @@ class _Rewrite:
         after = _WORD_HEAD.match(self.code, end)
         return (before.start() if before else start), after.end()
 
+    def _ends_directive(self, at: int) -> bool:
+        """True when the line holding `at` is a preprocessor line or continues one."""
+        code = self.code
+        line_start = code.rfind(b"\n", 0, at) + 1
+        while _DIRECTIVE_START.match(code, line_start) is None:
+            if line_start < 2 or code[line_start - 2] != 0x5C:  # the line before ends with '\\'
+                return False
+            line_start = code.rfind(b"\n", 0, line_start - 1) + 1
+        return True
+
     def _on_directive_line(self, at: int) -> bool:
         line_start = self.code.rfind(b"\n", 0, at) + 1
         return _DIRECTIVE_START.match(self.code, line_start) is not None
 
     def _starts_statement(self, at: int) -> bool:
-        """True when only `static`/`const`/`extern` stand between `at` and a `;`, `{`, `}`."""
+        """True when only `static`/`const`/`extern` stand between `at` and a `;`, `{`, `}` or a
+        preprocessor line (`#define X 32` ends with no `;` but ends what stands before it)."""
         code = self.code
         while True:
             i = at
             while i > 0 and code[i - 1] in _SPACE_BYTES:
                 i -= 1
             if i == 0 or code[i - 1] in b";{}":
+                return True
+            if code.find(b"\n", i, at) >= 0 and self._ends_directive(i):
                 return True
             word = _WORD_TAIL.search(code, max(0, i - 16), i)
             if word is None or word.group() not in (b"static", b"const", b"extern"):
@@ -311,10 +331,31 @@ class _Rewrite:
             if close < 0:
                 continue
             follow = _NEXT_TOKEN.match(code, close + 1)
-            if follow is None or follow.group(1) in _NOT_A_LOOP_BODY:
-                continue  # a call or an expression, not a loop header
+            if follow is None:
+                continue
             name_end = name.start(1)
+            if m.group().startswith(b"do_each"):
+                # `do_each_thread(g, t) {` opens a do-while that `} while_each_thread(g, t);` closes
+                if follow.group(1) == b"{" and self._starts_statement(start):
+                    self.put(start, b"do".ljust(close + 1 - start))
+                continue
+            if follow.group(1) == b";" and m.group().startswith(b"while_each"):
+                if self._after_close_brace(start):  # the tail of a do-while
+                    if close == open_at + 1:  # `while_each_subsys_mask()`: no condition to keep
+                        self.put(start, b"while(1)".ljust(close + 1 - start))
+                    else:
+                        self.put(start, b"while".ljust(name_end - start))
+                continue
+            if follow.group(1) in _NOT_A_LOOP_BODY:
+                continue  # a call or an expression, not a loop header
             self.put(start, b"while".ljust(name_end - start))
+
+    def _after_close_brace(self, at: int) -> bool:
+        code = self.code
+        i = at
+        while i > 0 and code[i - 1] in _SPACE_BYTES:
+            i -= 1
+        return i > 0 and code[i - 1] == 0x7D  # '}'
 
     def type_arguments(self) -> None:
         # tree-sitter-c's offsetof() takes only a plain member; as a call it takes anything.
@@ -457,7 +498,9 @@ _ANNOTATIONS = (
         + rb"|".join(sorted((w[2:] for w in _ANNOTATION_WORDS if w.startswith(b"__")), key=len, reverse=True))
         + rb")\b(\s*\()?"
     ),
-    re.compile(rb"no(?:inline|trace|instr)\b(\s*\()?"),
+    re.compile(rb"no(?:inline_for_stack|inline|trace|instr|kprobe_inline)\b(\s*\()?"),
+    re.compile(rb"debug_noinline\b(\s*\()?"),  # mac80211
+    re.compile(rb"const_debug\b(\s*\()?"),  # sched: `const` unless SCHED_DEBUG
     re.compile(rb"asmlinkage\b(\s*\()?"),
     re.compile(rb"SEC\b(\s*\()"),  # BPF programs: SEC("struct_ops/...")
 )
@@ -481,7 +524,8 @@ def _matches(code: bytearray, patterns) -> list:
 # Iterator macros: names measured on the corpus (any *for_each* name, the guard scopes, ...).
 # The pattern finds the distinctive middle of the name; the rest of the word is found around it.
 _ITERATOR_PARTS = (
-    re.compile(rb"for_?each"), re.compile(rb"scoped_(?:cond_)?guard"), re.compile(rb"while_each_")
+    re.compile(rb"for_?each"), re.compile(rb"scoped_(?:cond_)?guard"), re.compile(rb"while_each_"),
+    re.compile(rb"do_each_"),
 )
 _WORD_TAIL = re.compile(rb"\w+\Z")
 _WORD_HEAD = re.compile(rb"\w*")
