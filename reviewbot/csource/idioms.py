@@ -11,6 +11,7 @@ measured gain of each.
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import TYPE_CHECKING
 
@@ -58,12 +59,12 @@ def string_macros(rw: "_Rewrite") -> None:
         before = m.start()
         while before > 0 and code[before - 1] in b" \t":
             before -= 1
-        if before > 0 and (code[before - 1] in _WORD_OR_CLOSE) and not rw._on_directive_line(before):
+        if before > 0 and (code[before - 1] in _WORD_OR_CLOSE) and not rw._ends_directive(before):
             end = m.start()
             while (span := _macro_before(rw, end)) is not None:
                 edits.append(span)
                 end = span[0]
-        if m.group(1) and not rw._on_directive_line(m.start()):
+        if m.group(1) and not rw._ends_directive(m.start()):
             start = m.end(1) - 1
             while (span := _macro_after(rw, start)) is not None:
                 edits.append(span)
@@ -139,16 +140,19 @@ def _macro_after(rw: "_Rewrite", start: int) -> tuple[int, int] | None:
 
 
 def _is_upper_macro(word: bytes) -> bool:
-    return word[:1].isupper() and word.upper() == word and not word[:1].isdigit()
+    """`KERN_ERR`, `_ASM_EXTABLE`: upper case, at least one letter."""
+    bare = word.lstrip(b"_")
+    return bare[:1].isupper() and bare.upper() == bare
 
 
 def _string_macro_name(name: bytes) -> bool:
     return name == b"__stringify" or _is_upper_macro(name)
 
 
-_STRING = re.compile(rb'"[^"\n]*"([ \t]*[A-Z_])?')
+_STRING = re.compile(rb'"[^"\n]*"(\s*[A-Z_])?')
 _WORD_OR_CLOSE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_)")
-_WORD_AFTER = re.compile(rb"[ \t]*(\w+)([ \t]*\()?")
+# A word after a string may stand on the next line (`"2:\n"` then `EX_TABLE(0b, 1b)` in asm).
+_WORD_AFTER = re.compile(rb"\s*(\w+)([ \t]*\()?")
 
 
 # --- section annotations named by family -------------------------------------------------------
@@ -175,8 +179,8 @@ def section_annotations(rw: "_Rewrite") -> None:
             continue
         if not (nxt[:1] in _WORD_START or nxt in (b"*", b"=", b";", b"{", b",")):
             continue
-        if prev == b")" and nxt not in (b";", b"=", b",", b"{"):
-            continue
+        if prev == b")" and nxt not in (b";", b"{"):
+            continue  # `int f(void) __init;`, not a cast `(long)__x_init,`
         if rw._on_directive_line(start):
             continue
         edits.append((start, end))
@@ -184,7 +188,10 @@ def section_annotations(rw: "_Rewrite") -> None:
         rw.erase(start, end)
 
 
-_SECTION_WORD = re.compile(rb"__[a-z0-9_]*?(?:init|exit)[a-z0-9_]*\b")
+# init/exit ends the word, or data/const/_or_x/_memblock follows it (`__init_or_module`); linker
+# symbols (`__start_ro_after_init`, `__init_begin`) and names like `__page_init_poisoning` are no
+# annotations.
+_SECTION_WORD = re.compile(rb"__(?!start_|end_)[a-z0-9_]*?(?:init|exit)(?:data|const|_or_[a-z]+|_memblock)?\b")
 _MEMBER_OR_WORD = frozenset(b".>abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _WORD_START = frozenset(
     bytes([b]) for b in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
@@ -258,3 +265,124 @@ def empty_arguments(rw: "_Rewrite") -> None:
 
 
 _EMPTY_ARGUMENT = (re.compile(rb"\([ \t]*,"), re.compile(rb",[ \t]*[,)]"))
+
+
+# --- operators as macro arguments ------------------------------------------------------------------
+
+def operator_arguments(rw: "_Rewrite") -> None:
+    """`ASSERTCMP(x, ==, 0)`, `__prctl_check_order(a, <=, b)` -> the operator and its comma blank.
+
+    A macro that takes a comparison operator as an argument pastes it between two others; as a
+    call the operator alone is no expression. Without it (and the comma before it) the call has
+    one argument fewer.
+    """
+    for m in _OPERATOR_ARGUMENT.finditer(rw.code):
+        rw.erase(m.start(), m.end(1))
+
+
+_OPERATOR_ARGUMENT = re.compile(rb",[ \t]*(==|!=|<=|>=|<|>|&&|\|\||[-+*/%&|^])[ \t]*(?=,)")
+
+
+# --- GNU case ranges and named variadic macro parameters ---------------------------------------
+
+def ellipses(rw: "_Rewrite") -> None:
+    """`case 1 ... 3:` -> `case 1 -   3:`; `#define dprintk(args...)` -> `#define dprintk(args   )`.
+
+    tree-sitter-c knows `...` in parameter lists and in `[a ... b]` designators only. A case range
+    becomes a subtraction (one case value, same lines); a named variadic parameter of a macro loses
+    its dots (the macro body is not parsed anyway).
+    """
+    code = rw.code
+    for m in _ELLIPSIS.finditer(code):
+        at = m.start()
+        line_start = code.rfind(b"\n", 0, at) + 1
+        if _CASE_START.match(code, line_start):
+            rw.put(at, b"-  ")
+        elif at > 0 and code[at - 1] in _WORD_BYTES and _DEFINE_START.match(code, line_start):
+            rw.put(at, b"   ")
+
+
+_ELLIPSIS = re.compile(rb"\.\.\.")
+_CASE_START = re.compile(rb"[ \t]*case\b")
+_DEFINE_START = re.compile(rb"[ \t]*#[ \t]*define\b")
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+# --- directives inside initializer and enumerator lists -------------------------------------------
+
+def directives_in_lists(rw: "_Rewrite") -> None:
+    """`#define`/`#undef`/`#include` lines inside `= { ... }` or `enum { ... }` -> blank.
+
+    tree-sitter-c takes directives between statements, declarations and struct members, not
+    between the entries of an initializer or an enum (`FLAG(X), ... #undef FLAG };`, an
+    `#include` of a table in an array initializer). There they become blank, continuation lines
+    included; elsewhere they stay (and stay facts).
+    """
+    code = rw.code
+    for m in _LIST_DIRECTIVE.finditer(code):
+        start = m.start()
+        if not rw._at_line_start(start):
+            continue
+        before = start
+        while before > 0 and code[before - 1] in _SPACE:
+            before -= 1
+        if before == 0 or rw._ends_directive(before - 1):
+            continue  # after another directive that stays: the same place
+        c = code[before - 1]
+        if c == 0x7B:  # '{': an initializer or enum opens here, or a block
+            if not _opens_list(code, before - 1):
+                continue
+        elif c not in b",(=":
+            continue
+        end = m.end()
+        while True:  # the directive's continuation lines too
+            eol = code.find(b"\n", end)
+            if eol < 0:
+                eol = len(code)
+            if eol == 0 or code[eol - 1] != 0x5C or eol == len(code):
+                break
+            end = eol + 1
+        rw.erase(start, eol)
+
+
+def _opens_list(code: bytearray, brace: int) -> bool:
+    """True when the `{` at `brace` opens an initializer or enumerator list, not a block."""
+    at, prev = _prev_token(code, brace)
+    if prev in (b"=", b",", b"{", b"(", b"enum"):
+        return True
+    if prev[:1] in _WORD_START:
+        return _prev_token(code, at)[1] == b"enum"
+    return False
+
+
+_LIST_DIRECTIVE = re.compile(rb"#[ \t]*(?:define|undef|include|pragma)\b")
+
+
+# --- continuation lines left blank ---------------------------------------------------------------
+
+def dangling_continuations(rw: "_Rewrite") -> None:
+    """`#define X \\` followed by a line the mask blanked -> the backslash blank too.
+
+    When what followed a directive's line continuation was a comment or a blanked macro line,
+    tree-sitter's preprocessor argument skips the blank line and takes the next line of code as
+    the macro's value. Without the backslash the directive ends where its text ends.
+    """
+    out = rw.out
+    hits = [m.start() for m in _CONTINUATION.finditer(out)]
+    if not hits:
+        return
+    comment_starts = [s for s, _ in rw.comments]
+    for at in reversed(hits):  # last first: a blanked backslash may leave the line above dangling
+        eol = out.find(b"\n", at + 2)
+        if eol < 0:
+            eol = len(out)
+        if out[at + 2:eol].strip():
+            continue
+        # a comment running on past the blank line keeps the directive going: leave it
+        i = bisect.bisect_right(comment_starts, at + 2) - 1
+        if i >= 0 and rw.comments[i][1] > eol:
+            continue
+        rw.put(at, b" ")
+
+
+_CONTINUATION = re.compile(rb"\\\n")

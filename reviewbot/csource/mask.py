@@ -73,8 +73,12 @@ def mask_source(source: bytes) -> Masked:
     rewrite.iterators()
     rewrite.definition_macros()
     idioms.static_declaration_macros(rewrite)
+    idioms.operator_arguments(rewrite)
+    idioms.ellipses(rewrite)
+    idioms.directives_in_lists(rewrite)
     rewrite.type_arguments()
     rewrite.bare_macro_lines()
+    idioms.dangling_continuations(rewrite)
     text = bytes(rewrite.out)
     assert len(text) == len(source)
     return Masked(text, tuple(rewrite.comments))
@@ -185,6 +189,14 @@ class _Rewrite:
         before = _WORD_TAIL.search(self.code, max(0, start - 64), start)
         after = _WORD_HEAD.match(self.code, end)
         return (before.start() if before else start), after.end()
+
+    def _ends_statement_before(self, at: int) -> bool:
+        """True when the code before `at` ends with `;`, `{`, `}` or a label's `:`."""
+        code = self.code
+        i = at
+        while i > 0 and code[i - 1] in _SPACE_BYTES:
+            i -= 1
+        return i > 0 and code[i - 1] in b";{}:"
 
     def _ends_directive(self, at: int) -> bool:
         """True when the line holding `at` is a preprocessor line or continues one."""
@@ -429,8 +441,8 @@ class _Rewrite:
         for end in _LINE_ENDING_IN_PAREN.finditer(code):
             line_start = code.rfind(b"\n", 0, end.start()) + 1
             m = _BARE_MACRO_LINE.match(code, line_start)
-            if m is None:
-                continue
+            if m is None or self._ends_directive(line_start):
+                continue  # not a macro line, or the last line of a #define (not parsed)
             indented = m.group(1) != b""
             if indented and not m.group(2).isupper():
                 continue  # an indented lower-case call without `;` is more likely a typo
@@ -438,10 +450,23 @@ class _Rewrite:
             if close < 0:
                 continue
             follow = _NEXT_TOKEN_ACROSS_LINES.match(code, close + 1)
-            if follow is None or not follow.group(1):
+            while follow is not None and not follow.group(1) and m.group(2).isupper():
+                # `N(UP) N(DOWN) N(REBOOT)`: a line of upper-case macro calls, one after another
+                call = _UPPER_CALL.match(code, close + 1)
+                if call is None:
+                    break
+                close = self.closing_paren(call.end() - 1)
+                if close < 0:
+                    break
+                follow = _NEXT_TOKEN_ACROSS_LINES.match(code, close + 1)
+            if close < 0 or follow is None or not follow.group(1):
                 continue  # something follows on the same line
             nxt = follow.group(2)
-            if nxt in _CONTINUES_A_STATEMENT:
+            if nxt == b"":
+                pass  # the last line of the text (`module_exit(f)`)
+            elif nxt == b"}" and self._ends_statement_before(line_start):
+                pass  # the last statement of a block
+            elif nxt in _CONTINUES_A_STATEMENT:
                 continue
             if m.group(2) in _C_KEYWORDS:
                 continue
@@ -558,6 +583,7 @@ _TYPE_TAKING = frozenset(
 _LINE_ENDING_IN_PAREN = re.compile(rb"\)[ \t]*\n")
 _BARE_MACRO_LINE = re.compile(rb"([ \t]*)(\w+)[ \t]*(\()[^;{}\n]*\)[ \t]*\n")
 _NEXT_TOKEN_ACROSS_LINES = re.compile(rb"[ \t]*(\n\s*)?(\w+|\S|)")
+_UPPER_CALL = re.compile(rb"[ \t]+[A-Z][A-Z0-9_]*[ \t]*\(")
 _CONTINUES_A_STATEMENT = frozenset(
     [b";", b"{", b"(", b",", b"=", b"", b")", b"\\", b"?", b":", b"|", b"&", b"+", b"-", b"*", b"/",
      b".", b"[", b"<", b">", b"!", b"%", b"^", b"}"]
