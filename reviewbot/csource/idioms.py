@@ -19,26 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from reviewbot.csource.mask import _Rewrite
 
 
-def _prev_token(code: bytearray, at: int) -> tuple[int, bytes]:
-    """The token just before `at` (skipping whitespace): (its start, its text); b"" at the start."""
-    i = at
-    while i > 0 and code[i - 1] in _SPACE:
-        i -= 1
-    if i == 0:
-        return 0, b""
-    word = _WORD_TAIL.search(code, max(0, i - 64), i)
-    if word is not None:
-        return word.start(), word.group()
-    return i - 1, bytes(code[i - 1:i])
-
-
-def _next_token(code: bytearray, at: int) -> tuple[int, bytes]:
-    m = _TOKEN.match(code, at)
-    return m.start(1), m.group(1)
-
-
 _SPACE = frozenset(b" \t\n\r\f\v")
-_WORD_TAIL = re.compile(rb"\w+\Z")
 _TOKEN = re.compile(rb"\s*(\w+|\S|)")
 
 
@@ -59,12 +40,12 @@ def string_macros(rw: "_Rewrite") -> None:
         before = m.start()
         while before > 0 and code[before - 1] in b" \t":
             before -= 1
-        if before > 0 and (code[before - 1] in _WORD_OR_CLOSE) and not rw._ends_directive(before):
+        if before > 0 and (code[before - 1] in _WORD_OR_CLOSE) and not rw.ends_directive(before):
             end = m.start()
             while (span := _macro_before(rw, end)) is not None:
                 edits.append(span)
                 end = span[0]
-        if m.group(1) and not rw._ends_directive(m.start()):
+        if m.group(1) and not rw.ends_directive(m.start()):
             start = m.end(1) - 1
             while (span := _macro_after(rw, start)) is not None:
                 edits.append(span)
@@ -88,14 +69,14 @@ def _macro_before(rw: "_Rewrite", end: int) -> tuple[int, int] | None:
         j = open_at
         while j > 0 and code[j - 1] in b" \t":
             j -= 1
-        word = _WORD_TAIL.search(code, max(0, j - 64), j)
-        if word is None or not _string_macro_name(word.group()):
+        start = rw.word_start(j)
+        if not _string_macro_name(bytes(code[start:j])):
             return None
-        return word.start(), i
-    word = _WORD_TAIL.search(code, max(0, i - 64), i)
-    if word is None or not _is_upper_macro(word.group()) or word.end() - word.start() < 2:
+        return start, i
+    start = rw.word_start(i)
+    if i - start < 2 or not _is_upper_macro(bytes(code[start:i])):
         return None
-    return word.span()
+    return start, i
 
 
 def _opening_paren(code: bytearray, close_at: int) -> int:
@@ -171,8 +152,8 @@ def section_annotations(rw: "_Rewrite") -> None:
         start, end = m.span()
         if start > 0 and code[start - 1] in _MEMBER_OR_WORD:
             continue
-        _, prev = _prev_token(code, start)
-        _, nxt = _next_token(code, end)
+        _, prev = rw.prev_token(start)
+        _, nxt = rw.next_token(end)
         if nxt == b"(" or not prev or prev in _NOT_BEFORE_ANNOTATION:
             continue
         if not (prev[:1] in _WORD_START or prev in (b"*", b"]", b")")):
@@ -181,7 +162,7 @@ def section_annotations(rw: "_Rewrite") -> None:
             continue
         if prev == b")" and nxt not in (b";", b"{"):
             continue  # `int f(void) __init;`, not a cast `(long)__x_init,`
-        if rw._on_directive_line(start):
+        if rw.on_directive_line(start):
             continue
         edits.append((start, end))
     for start, end in edits:
@@ -231,11 +212,11 @@ def static_declaration_macros(rw: "_Rewrite") -> None:
     """
     code = rw.code
     for m in _STATIC_MACRO.finditer(code):
-        if not rw._at_line_start(m.start()):
+        if not rw.at_line_start(m.start()):
             continue
         open_at = m.end() - 1
         close = rw.closing_paren(open_at)
-        if close < 0 or _next_token(code, close + 1)[1] != b";":
+        if close < 0 or rw.next_token(close + 1)[1] != b";":
             continue
         args = rw.split_arguments(open_at, close)
         if len(args) < 2:
@@ -321,16 +302,16 @@ def directives_in_lists(rw: "_Rewrite") -> None:
     code = rw.code
     for m in _LIST_DIRECTIVE.finditer(code):
         start = m.start()
-        if not rw._at_line_start(start):
+        if not rw.at_line_start(start):
             continue
         before = start
         while before > 0 and code[before - 1] in _SPACE:
             before -= 1
-        if before == 0 or rw._ends_directive(before - 1):
+        if before == 0 or rw.ends_directive(before - 1):
             continue  # after another directive that stays: the same place
         c = code[before - 1]
         if c == 0x7B:  # '{': an initializer or enum opens here, or a block
-            if not _opens_list(code, before - 1):
+            if not _opens_list(rw, before - 1):
                 continue
         elif c not in b",(=":
             continue
@@ -345,13 +326,13 @@ def directives_in_lists(rw: "_Rewrite") -> None:
         rw.erase(start, eol)
 
 
-def _opens_list(code: bytearray, brace: int) -> bool:
+def _opens_list(rw: "_Rewrite", brace: int) -> bool:
     """True when the `{` at `brace` opens an initializer or enumerator list, not a block."""
-    at, prev = _prev_token(code, brace)
+    at, prev = rw.prev_token(brace)
     if prev in (b"=", b",", b"{", b"(", b"enum"):
         return True
     if prev[:1] in _WORD_START:
-        return _prev_token(code, at)[1] == b"enum"
+        return rw.prev_token(at)[1] == b"enum"
     return False
 
 

@@ -96,6 +96,11 @@ _COMMENT_OR_LITERAL = re.compile(
 )
 
 
+_SLASH_BEFORE_COMMENT = re.compile(rb"/(?=[/*])")
+_DOUBLE_QUOTE = re.compile(rb'"')
+_SINGLE_QUOTE = re.compile(rb"'")
+
+
 class _Rewrite:
     """Two views of the text being rewritten, edited together.
 
@@ -105,30 +110,33 @@ class _Rewrite:
     """
 
     def __init__(self, source: bytes):
-        out_parts: list[bytes] = []
-        code_parts: list[bytes] = []
+        out = bytearray(source)
+        code = bytearray(source)
         comments: list[tuple[int, int]] = []
+        # Python's regex engine scans for a literal fast and for a set of first characters
+        # slowly, so the places where a comment or literal can start are found by three literal
+        # searches, and the token there is matched in place; places inside a token are skipped.
+        starts = [m.start() for m in _SLASH_BEFORE_COMMENT.finditer(source)]
+        starts += [m.start() for m in _DOUBLE_QUOTE.finditer(source)]
+        starts += [m.start() for m in _SINGLE_QUOTE.finditer(source)]
+        starts.sort()
         pos = 0
-        for m in _COMMENT_OR_LITERAL.finditer(source):
-            start, end = m.span()
-            if start > pos:
-                chunk = source[pos:start]
-                out_parts.append(chunk)
-                code_parts.append(chunk)
-            token = m.group()
-            if token[0] == 0x2F:  # '/': a comment
-                empty = token.translate(_BLANK_TABLE)
-                out_parts.append(empty)
-                code_parts.append(empty)
-                comments.append((start, end))
-            else:
-                out_parts.append(token)
-                code_parts.append(token[:1] + token[1:-1].translate(_BLANK_TABLE) + token[-1:])
+        match = _COMMENT_OR_LITERAL.match
+        for at in starts:
+            if at < pos:
+                continue
+            m = match(source, at)
+            if m is None:
+                continue  # a quote that opens no literal on its line
+            end = m.end()
+            if source[at] == 0x2F:  # '/': a comment
+                out[at:end] = code[at:end] = source[at:end].translate(_BLANK_TABLE)
+                comments.append((at, end))
+            elif end - at > 2:
+                code[at + 1:end - 1] = source[at + 1:end - 1].translate(_BLANK_TABLE)
             pos = end
-        out_parts.append(source[pos:])
-        code_parts.append(source[pos:])
-        self.out = bytearray(b"".join(out_parts))
-        self.code = bytearray(b"".join(code_parts))
+        self.out = out
+        self.code = code
         self.comments = comments
 
     # -- editing helpers
@@ -176,7 +184,7 @@ class _Rewrite:
         spans.append((start, close_at))
         return spans
 
-    def _at_line_start(self, at: int) -> bool:
+    def at_line_start(self, at: int) -> bool:
         """True when only spaces and tabs stand between the line's start and `at`."""
         code = self.code
         i = at
@@ -184,13 +192,37 @@ class _Rewrite:
             i -= 1
         return i == 0 or code[i - 1] == 0x0A
 
+    def word_start(self, at: int) -> int:
+        """Where the identifier that ends at `at` starts (`at` when none does)."""
+        code = self.code
+        i = at
+        while i > 0 and code[i - 1] in _WORD_BYTES:
+            i -= 1
+        return i
+
     def _word_around(self, start: int, end: int) -> tuple[int, int]:
         """The whole identifier that the match [start, end) is part of."""
-        before = _WORD_TAIL.search(self.code, max(0, start - 64), start)
-        after = _WORD_HEAD.match(self.code, end)
-        return (before.start() if before else start), after.end()
+        return self.word_start(start), _WORD_HEAD.match(self.code, end).end()
 
-    def _ends_statement_before(self, at: int) -> bool:
+    def prev_token(self, at: int) -> tuple[int, bytes]:
+        """The token before `at` (whitespace skipped): (its start, its text); b"" at the start."""
+        code = self.code
+        i = at
+        while i > 0 and code[i - 1] in _SPACE_BYTES:
+            i -= 1
+        if i == 0:
+            return 0, b""
+        start = self.word_start(i)
+        if start < i:
+            return start, bytes(code[start:i])
+        return i - 1, bytes(code[i - 1:i])
+
+    def next_token(self, at: int) -> tuple[int, bytes]:
+        """The token at or after `at` (whitespace skipped): (its start, its text); b"" at the end."""
+        m = _NEXT_TOKEN.match(self.code, at)
+        return m.start(1), m.group(1)
+
+    def ends_statement_before(self, at: int) -> bool:
         """True when the code before `at` ends with `;`, `{`, `}` or a label's `:`."""
         code = self.code
         i = at
@@ -198,7 +230,7 @@ class _Rewrite:
             i -= 1
         return i > 0 and code[i - 1] in b";{}:"
 
-    def _ends_directive(self, at: int) -> bool:
+    def ends_directive(self, at: int) -> bool:
         """True when the line holding `at` is a preprocessor line or continues one."""
         code = self.code
         line_start = code.rfind(b"\n", 0, at) + 1
@@ -208,11 +240,11 @@ class _Rewrite:
             line_start = code.rfind(b"\n", 0, line_start - 1) + 1
         return True
 
-    def _on_directive_line(self, at: int) -> bool:
+    def on_directive_line(self, at: int) -> bool:
         line_start = self.code.rfind(b"\n", 0, at) + 1
         return _DIRECTIVE_START.match(self.code, line_start) is not None
 
-    def _starts_statement(self, at: int) -> bool:
+    def starts_statement(self, at: int) -> bool:
         """True when only `static`/`const`/`extern` stand between `at` and a `;`, `{`, `}` or a
         preprocessor line (`#define X 32` ends with no `;` but ends what stands before it)."""
         code = self.code
@@ -222,12 +254,11 @@ class _Rewrite:
                 i -= 1
             if i == 0 or code[i - 1] in b";{}":
                 return True
-            if code.find(b"\n", i, at) >= 0 and self._ends_directive(i):
+            if code.find(b"\n", i, at) >= 0 and self.ends_directive(i):
                 return True
-            word = _WORD_TAIL.search(code, max(0, i - 16), i)
-            if word is None or word.group() not in (b"static", b"const", b"extern"):
+            at = self.word_start(i)
+            if code[at:i] not in (b"static", b"const", b"extern"):
                 return False
-            at = word.start()
 
     # -- passes
 
@@ -245,7 +276,7 @@ class _Rewrite:
         stack: list[list] = []
         directives: list[tuple[int, int]] = []
         for m in _CONDITIONAL.finditer(code):
-            if not self._at_line_start(m.start()):
+            if not self.at_line_start(m.start()):
                 continue
             kind = m.group(1)
             start = code.rfind(b"\n", 0, m.start()) + 1
@@ -310,7 +341,7 @@ class _Rewrite:
         for hit in _matches(self.code, _FUNCTION_MACROS):
             word_start, _ = self._word_around(hit.start(), hit.end())
             m = _FUNCTION_MACRO.match(self.code, word_start)
-            if m is None or not self._at_line_start(_static_start(self.code, word_start)):
+            if m is None or not self.at_line_start(_static_start(self.code, word_start)):
                 continue
             open_at = m.end() - 1
             close = self.closing_paren(open_at)
@@ -336,7 +367,7 @@ class _Rewrite:
             if start > 0 and code[start - 1] in b".>":
                 continue  # a member such as ops->for_each
             name = _WORD_AND_PAREN.match(code, m.end())
-            if name is None or self._on_directive_line(start):
+            if name is None or self.on_directive_line(start):
                 continue
             open_at = name.end() - 1
             close = self.closing_paren(open_at)
@@ -348,7 +379,7 @@ class _Rewrite:
             name_end = name.start(1)
             if m.group().startswith(b"do_each"):
                 # `do_each_thread(g, t) {` opens a do-while that `} while_each_thread(g, t);` closes
-                if follow.group(1) == b"{" and self._starts_statement(start):
+                if follow.group(1) == b"{" and self.starts_statement(start):
                     self.put(start, b"do".ljust(close + 1 - start))
                 continue
             if follow.group(1) == b";" and m.group().startswith(b"while_each"):
@@ -375,22 +406,25 @@ class _Rewrite:
             if m.start() == 0 or not _is_word_byte(self.code[m.start() - 1]):
                 self.put(m.start(), b"O")
         code = self.code
-        candidates = set()
-        for pattern in _TYPE_STARTS:
-            candidates.update(m.start() for m in pattern.finditer(code))
+        # type words after `(` or `,` are found by patterns starting with that literal; a pointer
+        # to a typedef (`u8 *`) from its `*` (few), matched backwards from there
+        found = [m for pattern in _TYPE_WORD_ARGUMENTS for m in pattern.finditer(code)]
         for m in _STAR_BEFORE_END.finditer(code):
             arg = _POINTER_ARGUMENT_START.search(code, max(0, m.start() - 80), m.start() + 1)
             if arg is not None:
-                candidates.add(arg.start())
+                pointer = _TYPE_ARGUMENT.match(code, arg.start())
+                if pointer is not None:
+                    found.append(pointer)
+        seen = set()
         edits = []
-        for at in sorted(candidates):
-            m = _TYPE_ARGUMENT.match(code, at)
-            if m is None:
+        for m in sorted(found, key=lambda m: m.start()):
+            if m.start() in seen:
                 continue
+            seen.add(m.start())
             opener = m.start()
             if self.code[opener] == 0x28:  # '(' must open a call, not a cast or a group
-                word = _WORD_BEFORE.search(self.code, max(0, opener - 64), opener)
-                if word is None or word.group(1) in _TYPE_TAKING:
+                _, word = self.prev_token(opener)
+                if not word[:1].isalnum() and word[:1] != b"_" or word in _TYPE_TAKING:
                     continue
             edits.append(m.span(1))
         for start, end in edits:
@@ -413,9 +447,9 @@ class _Rewrite:
             m = _DEFINITION_MACRO.match(code, start)
             if m is None:
                 continue
-            if not self._starts_statement(start):
+            if not self.starts_statement(start):
                 continue
-            if self._on_directive_line(start):
+            if self.on_directive_line(start):
                 continue
             open_at = m.end() - 1
             close = self.closing_paren(open_at)
@@ -441,11 +475,13 @@ class _Rewrite:
         for end in _LINE_ENDING_IN_PAREN.finditer(code):
             line_start = code.rfind(b"\n", 0, end.start()) + 1
             m = _BARE_MACRO_LINE.match(code, line_start)
-            if m is None or self._ends_directive(line_start):
-                continue  # not a macro line, or the last line of a #define (not parsed)
+            if m is None:
+                continue
             indented = m.group(1) != b""
             if indented and not m.group(2).isupper():
                 continue  # an indented lower-case call without `;` is more likely a typo
+            if self.ends_directive(line_start):
+                continue  # the last line of a #define (not parsed)
             close = self.closing_paren(m.start(3))
             if close < 0:
                 continue
@@ -464,7 +500,7 @@ class _Rewrite:
             nxt = follow.group(2)
             if nxt == b"":
                 pass  # the last line of the text (`module_exit(f)`)
-            elif nxt == b"}" and self._ends_statement_before(line_start):
+            elif nxt == b"}" and self.ends_statement_before(line_start):
                 pass  # the last statement of a block
             elif nxt in _CONTINUES_A_STATEMENT:
                 continue
@@ -484,7 +520,6 @@ def _is_word_byte(byte: int) -> bool:
 _PAREN = re.compile(rb"[()]")
 _ARG_PUNCT = re.compile(rb"[()\[\]{},]")
 _NEXT_TOKEN = re.compile(rb"\s*(\w+|\S|)")
-_WORD_BEFORE = re.compile(rb"(\w+)\s*\Z")
 
 _CONDITIONAL = re.compile(rb"#[ \t]*(ifdef|ifndef|if|elif|else|endif)\b")
 _DIRECTIVE_REST = re.compile(rb"[^\n\\]*(?:\\.[^\n\\]*)*", re.S)
@@ -552,7 +587,6 @@ _ITERATOR_PARTS = (
     re.compile(rb"for_?each"), re.compile(rb"scoped_(?:cond_)?guard"), re.compile(rb"while_each_"),
     re.compile(rb"do_each_"),
 )
-_WORD_TAIL = re.compile(rb"\w+\Z")
 _WORD_HEAD = re.compile(rb"\w*")
 _WORD_AND_PAREN = re.compile(rb"\w*(\s*)\(")
 _NOT_A_LOOP_BODY = frozenset([b";", b")", b",", b"", b"=", b".", b"-", b"?", b"]", b"}", b"|", b"&", b"+"])
@@ -569,9 +603,14 @@ _TYPE_ARGUMENT = re.compile(
     rb"|(?:(?:const|volatile)\s+)*\w+(?:\s+const)?\s*\*+"
     rb")(?=[ \t\n]*[,)])"
 )
+_TYPE_WORDS_ONLY = (
+    rb"(?:(?:const|volatile)\s+)*(?:struct|union|enum)(?:\s+\w+)?(?:\s+const)?\s*\**"
+    rb"|(?:(?:const|volatile)\s+)*(?:(?:unsigned|signed|int|long|short|char|void|bool|_Bool|float|double)\b\s*)+\**"
+)
+_TYPE_WORD_ARGUMENTS = tuple(
+    re.compile(opener + rb"[ \t\n]*+(" + _TYPE_WORDS_ONLY + rb")(?=[ \t\n]*[,)])") for opener in (rb"\(", rb",")
+)
 _OFFSETOF = re.compile(rb"offsetof(?=\s*\()")
-_TYPE_WORD = rb"(?:const\s+|volatile\s+)*(?:struct|union|enum|unsigned|signed|int|long|short|char|void|bool|_Bool|float|double)\b"
-_TYPE_STARTS = (re.compile(rb"\([ \t\n]*" + _TYPE_WORD), re.compile(rb",\s+" + _TYPE_WORD), re.compile(rb"," + _TYPE_WORD))
 _STAR_BEFORE_END = re.compile(rb"\*[ \t\n]*[,)]")
 _POINTER_ARGUMENT_START = re.compile(rb"[(,][ \t\n]*(?:(?:const|volatile)\s+)*\w+(?:\s+const)?\s*\*+\Z")
 _TYPE_GAP = re.compile(rb"[ \t*]+")
