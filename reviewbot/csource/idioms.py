@@ -367,3 +367,49 @@ def dangling_continuations(rw: "_Rewrite") -> None:
 
 
 _CONTINUATION = re.compile(rb"\\\n")
+
+
+# --- loop and scope macros with a block --------------------------------------------------------------
+
+def loop_macros(rw: "_Rewrite") -> None:
+    """`skb_queue_walk(&q, skb) {`, `NCSI_FOR_EACH_CHANNEL(np, nc) {` -> `while          (&q, skb) {`.
+
+    A call at the start of an indented statement followed by `{` is no C: it is a loop or scope
+    macro (the `*for_each*` names are done by mask.iterators; these are the others: `*_walk*`,
+    `with_*`, ...). The name becomes `while` (`if` for a name shorter than that), the arguments
+    stay as the condition, the block its body.
+    """
+    code = rw.code
+    for m in _PAREN_BRACE.finditer(code):
+        close = m.start()
+        line_start = code.rfind(b"\n", 0, close) + 1
+        head = _INDENTED_CALL.match(code, line_start)
+        if head is not None:
+            if head.group(1) in _NOT_LOOP_MACROS:
+                continue
+            open_at = head.end() - 1
+            if rw.closing_paren(open_at) != close:
+                continue
+        else:
+            if _CLOSING_BRACE_LINE.match(code, line_start) or line_start == close:
+                continue  # `} else if (x) {`, or `)` alone: no call starts this line
+            open_at = rw.opening_paren(close)
+            if open_at < 0:
+                continue
+            line_start = code.rfind(b"\n", 0, open_at) + 1
+            head = _INDENTED_CALL.match(code, line_start)
+            if head is None or head.end() - 1 != open_at or head.group(1) in _NOT_LOOP_MACROS:
+                continue
+        _, prev = rw.prev_token(head.start(1))
+        if prev not in (b";", b"{", b"}", b":", b")", b"else") or rw.ends_directive(line_start):
+            continue
+        rw.put(head.start(1), (b"while" if len(head.group(1)) >= 5 else b"if").ljust(len(head.group(1))))
+
+
+_PAREN_BRACE = re.compile(rb"\)[ \t]*\{[ \t]*\n")
+_INDENTED_CALL = re.compile(rb"[ \t]+(\w+)[ \t]*\(")
+_CLOSING_BRACE_LINE = re.compile(rb"[ \t]*\}")
+_NOT_LOOP_MACROS = frozenset(
+    b"if for while switch return sizeof else do case goto typeof __typeof__ _Generic defined"
+    b" __builtin_expect likely unlikely".split()
+)

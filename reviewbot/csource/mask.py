@@ -71,6 +71,7 @@ def mask_source(source: bytes) -> Masked:
     idioms.empty_arguments(rewrite)
     rewrite.function_macros()
     rewrite.iterators()
+    idioms.loop_macros(rewrite)
     rewrite.definition_macros()
     idioms.static_declaration_macros(rewrite)
     idioms.operator_arguments(rewrite)
@@ -149,6 +150,26 @@ class _Rewrite:
     def erase(self, start: int, end: int) -> None:
         if end > start:
             self.put(start, bytes(self.code[start:end]).translate(_BLANK_TABLE))
+
+    def opening_paren(self, close_at: int, limit: int = 4096) -> int:
+        """Offset of the `(` matching the `)` at `close_at` (looking back at most `limit` bytes)."""
+        code = self.code
+        low = max(0, close_at - limit)
+        depth = 0
+        j = close_at + 1
+        while True:
+            o = code.rfind(b"(", low, j)
+            c = code.rfind(b")", low, j)
+            if c > o:
+                depth += 1
+                j = c
+            elif o < 0:
+                return -1
+            else:
+                depth -= 1
+                j = o
+                if depth == 0:
+                    return o
 
     def closing_paren(self, open_at: int) -> int:
         """Offset of the `)` matching the `(` at `open_at`, or -1 when it is not closed."""
@@ -393,6 +414,32 @@ class _Rewrite:
                 continue  # a call or an expression, not a loop header
             self.put(start, b"while".ljust(name_end - start))
 
+    def _loop_without_braces(self, line) -> bool:
+        """`skb_walk_frags(skb, frag)` alone on its line, the next line indented deeper: a loop
+        macro with a one-statement body (or `with_intel_runtime_pm(rpm, wf)`, a scope). Its name
+        becomes `while` (`if` when shorter than `while`); True when rewritten."""
+        code = self.code
+        close = self.closing_paren(line.start(3))
+        if close < 0 or close >= line.end() or code[close + 1:line.end()].strip():
+            return False  # the call does not end on this line, or does not end it
+        nxt_start = line.end()
+        nxt = _LINE_INDENT.match(code, nxt_start)
+        if _width(nxt.group(1)) <= _width(line.group(1)):
+            return False
+        first = nxt.group(2)
+        if not (first[:1].isalpha() or first[:1] == b"_" or first == b"{"):
+            return False  # `+ c);`: the line goes on with an expression
+        start, prev = self.prev_token(line.start(2))
+        if prev not in (b";", b"{", b"}", b":", b")", b"else") or self.ends_directive(line.start()):
+            return False
+        self._rename_loop(line.start(2), line.end(2))
+        return True
+
+    def _rename_loop(self, start: int, end: int) -> None:
+        """Turn the macro name at [start, end) into `while` (or `if` if it is too short)."""
+        keyword = b"while" if end - start >= 5 else b"if"
+        self.put(start, keyword.ljust(end - start))
+
     def _after_close_brace(self, at: int) -> bool:
         code = self.code
         i = at
@@ -478,6 +525,8 @@ class _Rewrite:
             if m is None:
                 continue
             indented = m.group(1) != b""
+            if indented and m.group(2) not in _C_KEYWORDS and self._loop_without_braces(m):
+                continue
             if indented and not m.group(2).isupper():
                 continue  # an indented lower-case call without `;` is more likely a typo
             if self.ends_directive(line_start):
@@ -622,6 +671,16 @@ _TYPE_TAKING = frozenset(
 _LINE_ENDING_IN_PAREN = re.compile(rb"\)[ \t]*\n")
 _BARE_MACRO_LINE = re.compile(rb"([ \t]*)(\w+)[ \t]*(\()[^;{}\n]*\)[ \t]*\n")
 _NEXT_TOKEN_ACROSS_LINES = re.compile(rb"[ \t]*(\n\s*)?(\w+|\S|)")
+_LINE_INDENT = re.compile(rb"([ \t]*)(\w+|\S|)")
+
+
+def _width(indent: bytes) -> int:
+    """Columns of an indentation, tabs every 8."""
+    col = 0
+    for c in indent:
+        col = (col // 8 + 1) * 8 if c == 0x09 else col + 1
+    return col
+
 _UPPER_CALL = re.compile(rb"[ \t]+[A-Z][A-Z0-9_]*[ \t]*\(")
 _CONTINUES_A_STATEMENT = frozenset(
     [b";", b"{", b"(", b",", b"=", b"", b")", b"\\", b"?", b":", b"|", b"&", b"+", b"-", b"*", b"/",
