@@ -34,19 +34,17 @@ def string_macros(rw: "_Rewrite") -> None:
     """
     code = rw.code
     edits = []
-    # In the code view a string literal is its two quotes around blanks (a '"' character literal
-    # and quotes in comments are blank), so this finds every string literal and only those.
-    for m in _STRING.finditer(code):
-        before = m.start()
-        while before > 0 and code[before - 1] in b" \t":
+    for s_start, s_end in rw.strings:
+        before = s_start
+        while before > 0 and code[before - 1] in _SPACE:
             before -= 1
         if before > 0 and (code[before - 1] in _WORD_OR_CLOSE) and not rw.ends_directive(before):
-            end = m.start()
+            end = s_start
             while (span := _macro_before(rw, end)) is not None:
                 edits.append(span)
                 end = span[0]
-        if m.group(1) and not rw.ends_directive(m.start()):
-            start = m.end(1) - 1
+        if _UPPER_AFTER.match(code, s_end) and not rw.ends_directive(s_start):
+            start = s_end
             while (span := _macro_after(rw, start)) is not None:
                 edits.append(span)
                 start = span[1]
@@ -58,7 +56,7 @@ def string_macros(rw: "_Rewrite") -> None:
 def _macro_before(rw: "_Rewrite", end: int) -> tuple[int, int] | None:
     code = rw.code
     i = end
-    while i > 0 and code[i - 1] in b" \t":
+    while i > 0 and code[i - 1] in _SPACE:  # `printk(KERN_ERR PFX\n\t"...")` too
         i -= 1
     if i == 0:
         return None
@@ -130,7 +128,7 @@ def _string_macro_name(name: bytes) -> bool:
     return name == b"__stringify" or _is_upper_macro(name)
 
 
-_STRING = re.compile(rb'"[^"\n]*"(\s*[A-Z_])?')
+_UPPER_AFTER = re.compile(rb"\s*[A-Z_]")
 _WORD_OR_CLOSE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_)")
 # A word after a string may stand on the next line (`"2:\n"` then `EX_TABLE(0b, 1b)` in asm).
 _WORD_AFTER = re.compile(rb"\s*(\w+)([ \t]*\()?")
@@ -195,9 +193,10 @@ def storage_macros(rw: "_Rewrite") -> None:
         rw.erase(m.start(1), m.end(1))
 
 
+# followed by a type keyword, or by two words before `(` (`MEM_STATIC U32 f(`, `STATIC uint\nf(`)
 _STORAGE_MACRO = re.compile(
     rb"\n([A-Z][A-Z0-9_]+)[ \t]+(?=(?:static|inline|extern|void|int|char|short|long|unsigned|signed|bool"
-    rb"|struct|union|enum|u8|u16|u32|u64|s8|s16|s32|s64|size_t|ssize_t)\b)"
+    rb"|struct|union|enum)\b|\w+(?:[ \t*]+|[ \t]*\n)[ \t*]*\w+[ \t]*\()"
 )
 
 
@@ -413,3 +412,214 @@ _NOT_LOOP_MACROS = frozenset(
     b"if for while switch return sizeof else do case goto typeof __typeof__ _Generic defined"
     b" __builtin_expect likely unlikely".split()
 )
+
+
+# --- arguments that are no expressions ------------------------------------------------------------
+
+def digit_words(rw: "_Rewrite") -> None:
+    """`phylink_set(mask, 10000baseT_Full)`, `tg3_flag(tp, 5780_CLASS)` -> `_____baseT_Full`.
+
+    Macros paste such arguments onto a prefix (`ETHTOOL_LINK_MODE_##mode##_BIT`); alone they are
+    no C token. An argument that starts with digits but is no number gets `_` for its digits, so
+    the parser reads an identifier.
+    """
+    code = rw.code
+    for pattern in _DIGIT_WORD_ARGUMENTS:
+        for m in pattern.finditer(code):
+            word = m.group(1)
+            if _NUMBER.fullmatch(word):
+                continue
+            if word[-1:] in b"eE" and code[m.end():m.end() + 1] in (b"+", b"-"):
+                continue  # `1e-5`
+            digits = len(word) - len(word.lstrip(b"0123456789"))
+            rw.put(m.start(1), b"_" * digits)
+
+
+_DIGIT_WORD_ARGUMENTS = (
+    re.compile(rb"\([ \t]*([0-9]+[a-zA-Z_]\w*)"), re.compile(rb",[ \t]*([0-9]+[a-zA-Z_]\w*)")
+)
+_NUMBER = re.compile(
+    rb"(?:0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+(?:[eE][0-9]+)?)(?:[uU](?:ll|LL|l|L)?|(?:ll|LL|l|L)[uU]?|[fF])?"
+)
+
+
+def statement_arguments(rw: "_Rewrite") -> None:
+    """`PP_ASSERT_WITH_CODE(x, "msg", return -EINVAL;);`, `IO_COND(a, return inb(p), return 0)`.
+
+    Macros that take code run it in their expansion; as call arguments a leading `return`,
+    `break`, `continue` or `goto` and a trailing `;` are no expressions. Those words and that `;`
+    become blank: the argument is its expression (or label, or nothing).
+    """
+    code = rw.code
+    for pattern in _JUMP_ARGUMENTS:
+        for m in pattern.finditer(code):
+            rw.erase(m.start(1), m.end(1))
+    for m in _SEMICOLON_BEFORE_CLOSE.finditer(code):
+        at = m.start()
+        _, prev = rw.prev_token(at)
+        if prev in (b";", b"(", b"") or rw.ends_directive(at):
+            continue  # `for (;;)`, an empty statement
+        open_at = rw.opening_paren(m.end() - 1, 1024)
+        if open_at < 0:
+            continue
+        word = code[rw.word_start(_skip_space_back(code, open_at)):_skip_space_back(code, open_at)]
+        if word in (b"for", b""):
+            continue  # a for header, or a group
+        rw.put(at, b" ")
+
+
+def _skip_space_back(code: bytearray, at: int) -> int:
+    while at > 0 and code[at - 1] in _SPACE:
+        at -= 1
+    return at
+
+
+_JUMP_ARGUMENTS = (
+    re.compile(rb"\([ \t\n]*(return|break|continue|goto)\b"),
+    re.compile(rb",[ \t\n]*(return|break|continue|goto)\b"),
+)
+_SEMICOLON_BEFORE_CLOSE = re.compile(rb";[ \t\n]*\)")
+
+
+def designated_arguments(rw: "_Rewrite") -> None:
+    """`X86_CONFIG(.event=0xc0, .umask=0x01)` -> `X86_CONFIG( event=0xc0,  umask=0x01)`.
+
+    A macro that builds a struct from designated initializers takes them as arguments; without
+    their dots they are assignments, which a call may take.
+    """
+    code = rw.code
+    for m in _DESIGNATED_FIRST_ARGUMENT.finditer(code):
+        open_at = m.start()
+        close = rw.closing_paren(open_at)
+        if close < 0:
+            continue
+        for start, end in rw.split_arguments(open_at, close):
+            d = _DESIGNATOR.match(code, start, end)
+            if d is not None:
+                rw.put(d.start(1), b" ")
+
+
+_DESIGNATED_FIRST_ARGUMENT = re.compile(rb"\([ \t\n]*\.[a-zA-Z_]\w*[ \t]*=[^=]")
+_DESIGNATOR = re.compile(rb"[ \t\n]*(\.)[a-zA-Z_]\w*[ \t]*=[^=]")
+
+
+# --- asm ----------------------------------------------------------------------------------------
+
+def asm_statements(rw: "_Rewrite") -> None:
+    """`asm volatile(ALTERNATIVE("isb", "nop", X) ::: "memory")` -> a template of string literals;
+    `register long r0 asm("r0") = x;` -> the register name blank.
+
+    tree-sitter-c takes only string literals as an asm template, where the kernel writes macros
+    (`ALTERNATIVE(...)`, `PPC_TLBIEL(...)`, `__stringify(...)`). Each line of such a template
+    becomes one string literal (blank inside), so the template stays where it was. An asm label
+    after a declarator (a register variable) is blanked: the parser takes no initializer after it.
+    """
+    code = rw.code
+    for pattern in _ASM_KEYWORDS:
+        for m in pattern.finditer(code):
+            start = m.start()
+            if start > 0 and code[start - 1] in _WORD_BYTES:
+                continue
+            q = _ASM_QUALIFIERS.match(code, m.end())
+            open_at = q.end() - 1
+            if code[open_at] != 0x28:
+                continue
+            close = rw.closing_paren(open_at)
+            if close < 0 or rw.ends_directive(start):
+                continue  # (an asm in a macro body is not parsed)
+            _, prev = rw.prev_token(start)
+            if prev[:1] in _WORD_START and prev not in _NOT_BEFORE_ANNOTATION and prev != b"else" \
+                    and rw.next_token(close + 1)[1] in (b"=", b";", b","):
+                rw.erase(start, close + 1)  # `r0 asm("r0") = x`: a register variable's name
+                continue
+            end = rw.split_arguments(open_at, close)[0][1]
+            colon = code.find(b":", open_at, end)
+            end = colon if colon > 0 else end
+            if _ONLY_STRINGS.fullmatch(code, open_at + 1, end):
+                continue
+            _stringify(rw, open_at + 1, end)
+
+
+def _stringify(rw: "_Rewrite", start: int, end: int) -> None:
+    """Every line piece of [start, end) becomes a blank string literal (a 1-byte piece a space)."""
+    code = rw.code
+    pos = start
+    while pos < end:
+        eol = code.find(b"\n", pos, end)
+        piece_end = end if eol < 0 else eol
+        text = bytes(code[pos:piece_end])
+        stripped = text.strip()
+        if stripped:
+            lead = text.index(stripped[:1])
+            s, e = pos + lead, pos + lead + len(stripped)
+            rw.put(s, b'"' + b" " * (e - s - 2) + b'"' if e - s >= 2 else b" ")
+        pos = piece_end + 1
+
+
+_ASM_KEYWORDS = (re.compile(rb"asm\b"), re.compile(rb"__asm__\b"), re.compile(rb"__asm\b"))
+_ASM_QUALIFIERS = re.compile(rb"(?:\s*(?:volatile|__volatile__|__volatile|goto|inline|__inline__))*\s*\(?")
+_ONLY_STRINGS = re.compile(rb'(?:\s*"[^"]*")*\s*')  # a literal may go on after a backslash-newline
+
+
+# --- annotations nobody listed -------------------------------------------------------------------
+
+def unknown_annotations(rw: "_Rewrite") -> None:
+    """`static void __head f(...)`, `map_word __xipram f(...)`, `static SBA_INLINE void f(...)`.
+
+    Architectures and drivers define their own section and inlining markers. A `__lower_case`
+    word that stands between a type and a declarator (after a type word, a typedef or `*`, before
+    a name or `*`) can only be one of those, as can an UPPER_CASE word between `static` and a
+    type. Both become blank; known type names (`__u32`, `__be16`, `__int128`, `*_t`) never do.
+    """
+    code = rw.code
+    edits = []
+    for m in _LOWER_ANNOTATION.finditer(code):
+        start, end = m.span(1)
+        if start > 0 and code[start - 1] in _MEMBER_OR_WORD:
+            continue
+        word = m.group(1)
+        if _TYPE_LIKE.fullmatch(word):
+            continue
+        p_at, prev = rw.prev_token(start)
+        if not (prev == b"*" or prev in _TYPE_KEYWORDS
+                or prev[:1] in _WORD_START and prev not in _NOT_BEFORE_ANNOTATION and prev not in _C_NON_TYPES):
+            continue
+        n_at, nxt = rw.next_token(end)
+        if nxt != b"*":
+            if nxt[:1] not in _WORD_START or nxt in _ASM_WORDS:
+                continue
+            after = rw.next_token(n_at + len(nxt))[1]
+            if after not in (b"(", b"=", b";", b",", b"[", b")", b"*") and after[:1] not in _WORD_START:
+                continue
+        if rw.ends_directive(start):
+            continue
+        edits.append((start, end))
+    for m in _STATIC_UPPER.finditer(code):
+        start, end = m.span(1)
+        n_at, nxt = rw.next_token(end)
+        if nxt in (b"const", b"volatile"):
+            continue  # `static FUNC const table[]`: the upper-case word is the type
+        if nxt not in _TYPE_KEYWORDS and nxt not in (b"struct", b"union", b"enum", b"inline"):
+            after = rw.next_token(n_at + len(nxt))[1]
+            if not (after == b"*" or after[:1] in _WORD_START):
+                continue
+        if not rw.ends_directive(start):
+            edits.append((start, end))
+    for start, end in edits:
+        rw.erase(start, end)
+
+
+_LOWER_ANNOTATION = re.compile(rb"(__[a-z][a-z0-9_]*+)(?=[ \t\n]+[*a-zA-Z_])")
+_STATIC_UPPER = re.compile(rb"static[ \t]+([A-Z][A-Z0-9_]{2,})[ \t]+(?=[a-zA-Z_])")
+_TYPE_LIKE = re.compile(
+    rb"__(?:[us](?:8|16|32|64|128)|be(?:16|32|64)|le(?:16|32|64)|int128|uint128_t|wsum|sum16|virtio(?:16|32|64)"
+    rb"|signed__|signed|inline__|inline|volatile__|volatile|restrict__|restrict|extension__|typeof__|typeof"
+    rb"|auto_type|label__|thread|complex__|real__|imag__|alignof__|asm__|asm|attribute__|attribute|int\d+|float\d+"
+    rb"|bf16|fp16|poll_t|kernel_\w+|builtin_\w+)|\w+_t"
+)
+_TYPE_KEYWORDS = frozenset(
+    b"void int char short long unsigned signed float double bool _Bool".split()
+)
+_C_NON_TYPES = frozenset(b"return goto case sizeof else do static extern inline const volatile struct union enum"
+                         b" typedef register auto".split())
+_ASM_WORDS = frozenset([b"asm", b"__asm__", b"__asm"])

@@ -69,6 +69,11 @@ def mask_source(source: bytes) -> Masked:
     idioms.storage_macros(rewrite)
     idioms.string_macros(rewrite)
     idioms.empty_arguments(rewrite)
+    idioms.digit_words(rewrite)
+    idioms.statement_arguments(rewrite)
+    idioms.designated_arguments(rewrite)
+    idioms.asm_statements(rewrite)
+    idioms.unknown_annotations(rewrite)
     rewrite.function_macros()
     rewrite.iterators()
     idioms.loop_macros(rewrite)
@@ -114,6 +119,7 @@ class _Rewrite:
         out = bytearray(source)
         code = bytearray(source)
         comments: list[tuple[int, int]] = []
+        strings: list[tuple[int, int]] = []
         # Python's regex engine scans for a literal fast and for a set of first characters
         # slowly, so the places where a comment or literal can start are found by three literal
         # searches, and the token there is matched in place; places inside a token are skipped.
@@ -133,12 +139,16 @@ class _Rewrite:
             if source[at] == 0x2F:  # '/': a comment
                 out[at:end] = code[at:end] = source[at:end].translate(_BLANK_TABLE)
                 comments.append((at, end))
-            elif end - at > 2:
-                code[at + 1:end - 1] = source[at + 1:end - 1].translate(_BLANK_TABLE)
+            else:
+                if end - at > 2:
+                    code[at + 1:end - 1] = source[at + 1:end - 1].translate(_BLANK_TABLE)
+                if source[at] == 0x22:
+                    strings.append((at, end))
             pos = end
         self.out = out
         self.code = code
         self.comments = comments
+        self.strings = strings  # the spans of the source's string literals
 
     # -- editing helpers
 
@@ -598,6 +608,7 @@ __scanf __must_hold __acquires __releases __acquire __release __cond_acquires __
 __attribute__ __attribute __nonstring __designated_init __no_randomize_layout __diag_ignore_all
 __cpuidle __init_memblock __initdata_memblock __meminit_or_memblock __refdata_memblock
 __data_racy __guarded_by __pt_guarded_by __ro_after_init_scope
+__free __cleanup __const __noendbr __head __xipram __prombss __noipa __trap_section __initmv
 """.split()
 # Python's regex engine finds a pattern fast when it starts with one literal, and slowly when it
 # starts with an alternation, so each family of names gets its own literal-prefixed pattern.
