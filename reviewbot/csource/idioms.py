@@ -1,12 +1,17 @@
-"""More length-preserving kernel idiom rewrites for mask.py (found by sweeping 1,730 files).
+"""More length-preserving kernel idiom rewrites for mask.py, found beyond kernel/bpf and mm.
 
-Each pass takes the `_Rewrite` of mask.py and edits it in place with the same rules: every byte
-stays at its offset, newlines stay newlines, patterns match the `code` view (comments and the
-insides of string literals blank). The passes here were found by ranking the ERROR nodes of every
-.c file of linux 6.1 that uses RCU (drivers, net, fs, arch included), so they cover idioms that
-kernel/bpf and mm do not use much: string-literal macros, sysfs/pm declaration macros,
-`__net_init`-style section annotations, GNU case ranges and others. docs/csource.md has the
-measured gain of each.
+Each pass takes the `_Rewrite` of mask.py and edits it in place by its rules: every byte stays at
+its offset, newlines stay newlines, patterns match the `code` view (comments and the insides of
+literals blank), directive lines are left alone unless said so. They were found by ranking the
+ERROR nodes of the 1,730 .c files of linux 6.1 that use RCU, then of the whole tree, by the
+construct around them, and cover idioms kernel/bpf and mm use little: section and inlining
+markers nobody listed, string-literal macros, asm templates built by macros, sysfs/pm/board
+declaration macros, code and odd tokens as macro arguments, loop macros not named for_each, GNU
+case ranges, directives inside initializers. docs/csource.md has the measured gain of each.
+
+Speed: a regex scan of the text costs about as much when it starts with a literal as a search for
+that literal (which is what makes the others slow), so every pattern here starts with a literal,
+and passes that look at the same literal share one scan.
 """
 
 from __future__ import annotations
@@ -21,9 +26,146 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _SPACE = frozenset(b" \t\n\r\f\v")
 _TOKEN = re.compile(rb"\s*(\w+|\S|)")
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_MEMBER_OR_WORD = _WORD_BYTES | frozenset(b".>")
+_WORD_START = frozenset(
+    bytes([b]) for b in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+)
+_NOT_BEFORE_ANNOTATION = frozenset(
+    b"return goto case sizeof else do typeof __typeof__ if while for switch".split()
+)
+_TYPE_KEYWORDS = frozenset(
+    b"void int char short long unsigned signed float double bool _Bool".split()
+)
 
 
-# --- string-literal macros ---------------------------------------------------------------------
+# === annotations and declaration heads ===========================================================
+
+def unlisted_annotations(rw: "_Rewrite", words: list) -> None:
+    """`static int __net_init f(...)`, `static void __head f(...)`, `map_word __xipram f(...)`.
+
+    Subsystems and architectures define their own section and inlining markers, too many to list.
+    mask.annotations hands over the `__lower_case` words it does not know (as regex matches):
+
+    * section words (`__net_init`, `__init_memblock`, `__meminitdata`, `__lsm_ro_after_init`:
+      init/exit ending the word or before data/const/_or_x/_memblock) are blanked between a type
+      or a declarator and a name, `*`, `=`, `;`, `{` or `,`;
+    * any other such word only between a type (a type word, a typedef, `*`) and a declarator (a
+      name followed by `(`, `=`, `;`, `[`, ... or `*`), where no variable can stand.
+
+    Known type names (`__u32`, `__be16`, `__int128`, `*_t`) and linker symbols
+    (`__start_ro_after_init`) are never blanked, nor anything before `(`.
+    """
+    code = rw.code
+    edits = []
+    for m in words:
+        start, end = m.span()
+        word = m.group()
+        if start > 0 and code[start - 1] in _MEMBER_OR_WORD or code[start] != 0x5F:
+            continue  # part of a longer name, or blank now (in a listed annotation's arguments)
+        if word[2:3] not in _LOWER or _TYPE_LIKE.fullmatch(word):
+            continue
+        n_at, nxt = rw.next_token(end)
+        if nxt == b"(":
+            continue
+        p_at, prev = rw.prev_token(start)
+        if not prev or prev in _NOT_BEFORE_ANNOTATION:
+            continue
+        if _SECTION_WORD.fullmatch(word):
+            if not (prev[:1] in _WORD_START or prev in (b"*", b"]", b")")):
+                continue
+            if not (nxt[:1] in _WORD_START or nxt in (b"*", b"=", b";", b"{", b",")):
+                continue
+            if prev == b")" and nxt not in (b";", b"{"):
+                continue  # `int f(void) __init;`, not a cast `(long)__x_init,`
+        else:
+            if not (prev == b"*" or prev in _TYPE_KEYWORDS
+                    or prev[:1] in _WORD_START and prev not in _C_NON_TYPES):
+                continue
+            if nxt != b"*":
+                if nxt[:1] not in _WORD_START or nxt in _ASM_WORDS:
+                    continue
+                after = rw.next_token(n_at + len(nxt))[1]
+                if after not in (b"(", b"=", b";", b",", b"[", b")", b"*") and after[:1] not in _WORD_START:
+                    continue
+        if rw.ends_directive(start):
+            continue
+        edits.append((start, end))
+    for start, end in edits:
+        rw.erase(start, end)
+
+
+_LOWER = frozenset(bytes([b]) for b in b"abcdefghijklmnopqrstuvwxyz")
+_SECTION_WORD = re.compile(rb"__(?!start_|end_)[a-z0-9_]*?(?:init|exit)(?:data|const|_or_[a-z]+|_memblock)?")
+_TYPE_LIKE = re.compile(
+    rb"__(?:[us](?:8|16|32|64|128)|be(?:16|32|64)|le(?:16|32|64)|int128|uint128_t|wsum|sum16|virtio(?:16|32|64)"
+    rb"|signed__|signed|inline__|inline|volatile__|volatile|restrict__|restrict|extension__|typeof__|typeof"
+    rb"|auto_type|label__|thread|complex__|real__|imag__|alignof__|asm__|asm|attribute__|attribute|int\d+|float\d+"
+    rb"|bf16|fp16|poll_t|kernel_\w+|builtin_\w+)|\w+_t"
+)
+_C_NON_TYPES = frozenset(b"return goto case sizeof else do static extern inline const volatile struct union enum"
+                         b" typedef register auto".split())
+_ASM_WORDS = frozenset([b"asm", b"__asm__", b"__asm"])
+
+
+def storage_macros(rw: "_Rewrite") -> None:
+    """`STATIC int`, `INDIRECT_CALLABLE_SCOPE int`, `MEM_STATIC U32 f(` in column 0 -> blank.
+
+    An upper-case word in column 0 right before `static`, `inline` or a type keyword, or before
+    two words and `(`, cannot be the type itself (a typedef name is never followed by another
+    type): it is a macro for a storage class or an attribute (xfs' STATIC, net's
+    INDIRECT_CALLABLE_SCOPE, zstd's MEM_STATIC...).
+    """
+    for m in _STORAGE_MACRO.finditer(rw.code):
+        rw.erase(m.start(1), m.end(1))
+
+
+_STORAGE_MACRO = re.compile(
+    rb"\n([A-Z][A-Z0-9_]+)[ \t]+(?=(?:static|inline|extern|void|int|char|short|long|unsigned|signed|bool"
+    rb"|struct|union|enum)\b|\w+(?:[ \t*]+|[ \t]*\n)[ \t*]*\w+[ \t]*\()"
+)
+
+
+def static_macros(rw: "_Rewrite") -> None:
+    """Upper-case words after a column-0 `static`: declaration macros and inlining markers.
+
+    * `static DEVICE_ATTR(name, 0644, show, store);` -> `static DEVICE_ATTR(name                );`:
+      a file-scope `static UPPER_CASE(args);` defines an object (sysfs attributes, pm ops, radix
+      trees, ...) named by its first argument; with only that one it is the declaration
+      `static T (name);` the parser reads.
+    * `static SBA_INLINE void f(`, `static FORCE_INLINE U32 f(` -> the word blank: before a type
+      keyword, or before two more words, it cannot be the type (`static FUNC const t[]` keeps it).
+    """
+    code = rw.code
+    for m in _STATIC_UPPER.finditer(code):
+        if not rw.at_line_start(m.start()):
+            continue
+        if m.group(2):
+            open_at = m.end() - 1
+            close = rw.closing_paren(open_at)
+            if close < 0 or rw.next_token(close + 1)[1] != b";":
+                continue
+            args = rw.split_arguments(open_at, close)
+            if len(args) >= 2:
+                rw.erase(args[0][1], close)
+            continue
+        start, end = m.span(1)
+        if end - start < 3:
+            continue
+        n_at, nxt = rw.next_token(end)
+        if nxt in (b"const", b"volatile") or nxt[:1] not in _WORD_START:
+            continue  # `static FUNC const table[]`: the upper-case word is the type
+        if nxt not in _TYPE_KEYWORDS and nxt not in (b"struct", b"union", b"enum", b"inline"):
+            after = rw.next_token(n_at + len(nxt))[1]
+            if not (after == b"*" or after[:1] in _WORD_START):
+                continue
+        rw.erase(start, end)
+
+
+_STATIC_UPPER = re.compile(rb"static[ \t]+(?:const[ \t]+)?([A-Z][A-Z0-9_]*)\b(?:[ \t]*(\())?")
+
+
+# === strings and asm =============================================================================
 
 def string_macros(rw: "_Rewrite") -> None:
     """`printk(KERN_ERR PFX "x")`, `"%." __stringify(N) "s"` -> string literals of the same length.
@@ -134,377 +276,6 @@ _WORD_OR_CLOSE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 _WORD_AFTER = re.compile(rb"\s*(\w+)([ \t]*\()?")
 
 
-# --- section annotations named by family -------------------------------------------------------
-
-def section_annotations(rw: "_Rewrite") -> None:
-    """`static int __net_init f(...)`, `x[] __lsm_ro_after_init = {` -> the annotation blank.
-
-    Subsystems add their own section markers (`__net_init`, `__init_memblock`, `__meminitdata`,
-    `__lsm_ro_after_init`, ...), too many to list; all are `__` words with init/exit in them.
-    Such a word is blanked only where no variable or call can stand: between a type (or a
-    declarator) and a name, `*`, `=`, `;` or `{`, never before `(`.
-    """
-    code = rw.code
-    edits = []
-    for m in _SECTION_WORD.finditer(code):
-        start, end = m.span()
-        if start > 0 and code[start - 1] in _MEMBER_OR_WORD:
-            continue
-        _, prev = rw.prev_token(start)
-        _, nxt = rw.next_token(end)
-        if nxt == b"(" or not prev or prev in _NOT_BEFORE_ANNOTATION:
-            continue
-        if not (prev[:1] in _WORD_START or prev in (b"*", b"]", b")")):
-            continue
-        if not (nxt[:1] in _WORD_START or nxt in (b"*", b"=", b";", b"{", b",")):
-            continue
-        if prev == b")" and nxt not in (b";", b"{"):
-            continue  # `int f(void) __init;`, not a cast `(long)__x_init,`
-        if rw.on_directive_line(start):
-            continue
-        edits.append((start, end))
-    for start, end in edits:
-        rw.erase(start, end)
-
-
-# init/exit ends the word, or data/const/_or_x/_memblock follows it (`__init_or_module`); linker
-# symbols (`__start_ro_after_init`, `__init_begin`) and names like `__page_init_poisoning` are no
-# annotations.
-_SECTION_WORD = re.compile(rb"__(?!start_|end_)[a-z0-9_]*?(?:init|exit)(?:data|const|_or_[a-z]+|_memblock)?\b")
-_MEMBER_OR_WORD = frozenset(b".>abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-_WORD_START = frozenset(
-    bytes([b]) for b in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
-)
-_NOT_BEFORE_ANNOTATION = frozenset(
-    b"return goto case sizeof else do typeof __typeof__ if while for switch".split()
-)
-
-
-# --- upper-case storage macros at the start of a definition ---------------------------------------
-
-def storage_macros(rw: "_Rewrite") -> None:
-    """`STATIC int`, `INDIRECT_CALLABLE_SCOPE int` at the start of a line -> blank.
-
-    An upper-case word in column 0 right before `static`, `inline` or a type keyword cannot be a
-    type itself (a typedef name is never followed by another type): it is a macro for a storage
-    class or an attribute (xfs' STATIC, net's INDIRECT_CALLABLE_SCOPE, zstd's FORCE_INLINE...).
-    """
-    for m in _STORAGE_MACRO.finditer(rw.code):
-        rw.erase(m.start(1), m.end(1))
-
-
-# followed by a type keyword, or by two words before `(` (`MEM_STATIC U32 f(`, `STATIC uint\nf(`)
-_STORAGE_MACRO = re.compile(
-    rb"\n([A-Z][A-Z0-9_]+)[ \t]+(?=(?:static|inline|extern|void|int|char|short|long|unsigned|signed|bool"
-    rb"|struct|union|enum)\b|\w+(?:[ \t*]+|[ \t]*\n)[ \t*]*\w+[ \t]*\()"
-)
-
-
-# --- static declaration macros ----------------------------------------------------------------------
-
-def static_declaration_macros(rw: "_Rewrite") -> None:
-    """`static DEVICE_ATTR(name, 0644, show, store);` -> `static DEVICE_ATTR(name                );`.
-
-    A file-scope `static UPPER_CASE(args);` defines an object (sysfs attributes, pm ops, radix
-    trees, ...) and names it with its first argument; keeping only that one makes it the
-    declaration `static T (name);` the parser reads. The source still has every argument.
-    """
-    code = rw.code
-    for m in _STATIC_MACRO.finditer(code):
-        if not rw.at_line_start(m.start()):
-            continue
-        open_at = m.end() - 1
-        close = rw.closing_paren(open_at)
-        if close < 0 or rw.next_token(close + 1)[1] != b";":
-            continue
-        args = rw.split_arguments(open_at, close)
-        if len(args) < 2:
-            continue
-        rw.erase(args[0][1], close)
-
-
-_STATIC_MACRO = re.compile(rb"static[ \t]+(?:const[ \t]+)?[A-Z][A-Z0-9_]*[ \t]*\(")
-
-
-# --- empty macro arguments ------------------------------------------------------------------------
-
-def empty_arguments(rw: "_Rewrite") -> None:
-    """`CONFIGFS_ATTR(, name)`, `F(a, , b)`, `F(a, )` -> the comma of the empty argument blank.
-
-    Macros may take empty arguments; C calls may not. Without the comma the call has one argument
-    fewer, which the parser reads; the source keeps the comma.
-    """
-    code = rw.code
-    edits = []
-    for pattern in _EMPTY_ARGUMENT:
-        for m in pattern.finditer(code):
-            edits.append(m.end() - 1 if m.group()[-1:] == b"," else m.start())
-    for at in edits:
-        if code[at] == 0x2C:
-            rw.put(at, b" ")
-
-
-_EMPTY_ARGUMENT = (re.compile(rb"\([ \t]*,"), re.compile(rb",[ \t]*[,)]"))
-
-
-# --- operators as macro arguments ------------------------------------------------------------------
-
-def operator_arguments(rw: "_Rewrite") -> None:
-    """`ASSERTCMP(x, ==, 0)`, `__prctl_check_order(a, <=, b)` -> the operator and its comma blank.
-
-    A macro that takes a comparison operator as an argument pastes it between two others; as a
-    call the operator alone is no expression. Without it (and the comma before it) the call has
-    one argument fewer.
-    """
-    for m in _OPERATOR_ARGUMENT.finditer(rw.code):
-        rw.erase(m.start(), m.end(1))
-
-
-_OPERATOR_ARGUMENT = re.compile(rb",[ \t]*(==|!=|<=|>=|<|>|&&|\|\||[-+*/%&|^])[ \t]*(?=,)")
-
-
-# --- GNU case ranges and named variadic macro parameters ---------------------------------------
-
-def ellipses(rw: "_Rewrite") -> None:
-    """`case 1 ... 3:` -> `case 1 -   3:`; `#define dprintk(args...)` -> `#define dprintk(args   )`.
-
-    tree-sitter-c knows `...` in parameter lists and in `[a ... b]` designators only. A case range
-    becomes a subtraction (one case value, same lines); a named variadic parameter of a macro loses
-    its dots (the macro body is not parsed anyway).
-    """
-    code = rw.code
-    for m in _ELLIPSIS.finditer(code):
-        at = m.start()
-        line_start = code.rfind(b"\n", 0, at) + 1
-        if _CASE_START.match(code, line_start):
-            rw.put(at, b"-  ")
-        elif at > 0 and code[at - 1] in _WORD_BYTES and _DEFINE_START.match(code, line_start):
-            rw.put(at, b"   ")
-
-
-_ELLIPSIS = re.compile(rb"\.\.\.")
-_CASE_START = re.compile(rb"[ \t]*case\b")
-_DEFINE_START = re.compile(rb"[ \t]*#[ \t]*define\b")
-_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-
-
-# --- directives inside initializer and enumerator lists -------------------------------------------
-
-def directives_in_lists(rw: "_Rewrite") -> None:
-    """`#define`/`#undef`/`#include` lines inside `= { ... }` or `enum { ... }` -> blank.
-
-    tree-sitter-c takes directives between statements, declarations and struct members, not
-    between the entries of an initializer or an enum (`FLAG(X), ... #undef FLAG };`, an
-    `#include` of a table in an array initializer). There they become blank, continuation lines
-    included; elsewhere they stay (and stay facts).
-    """
-    code = rw.code
-    for m in _LIST_DIRECTIVE.finditer(code):
-        start = m.start()
-        if not rw.at_line_start(start):
-            continue
-        before = start
-        while before > 0 and code[before - 1] in _SPACE:
-            before -= 1
-        if before == 0 or rw.ends_directive(before - 1):
-            continue  # after another directive that stays: the same place
-        c = code[before - 1]
-        if c == 0x7B:  # '{': an initializer or enum opens here, or a block
-            if not _opens_list(rw, before - 1):
-                continue
-        elif c not in b",(=":
-            continue
-        end = m.end()
-        while True:  # the directive's continuation lines too
-            eol = code.find(b"\n", end)
-            if eol < 0:
-                eol = len(code)
-            if eol == 0 or code[eol - 1] != 0x5C or eol == len(code):
-                break
-            end = eol + 1
-        rw.erase(start, eol)
-
-
-def _opens_list(rw: "_Rewrite", brace: int) -> bool:
-    """True when the `{` at `brace` opens an initializer or enumerator list, not a block."""
-    at, prev = rw.prev_token(brace)
-    if prev in (b"=", b",", b"{", b"(", b"enum"):
-        return True
-    if prev[:1] in _WORD_START:
-        return rw.prev_token(at)[1] == b"enum"
-    return False
-
-
-_LIST_DIRECTIVE = re.compile(rb"#[ \t]*(?:define|undef|include|pragma)\b")
-
-
-# --- continuation lines left blank ---------------------------------------------------------------
-
-def dangling_continuations(rw: "_Rewrite") -> None:
-    """`#define X \\` followed by a line the mask blanked -> the backslash blank too.
-
-    When what followed a directive's line continuation was a comment or a blanked macro line,
-    tree-sitter's preprocessor argument skips the blank line and takes the next line of code as
-    the macro's value. Without the backslash the directive ends where its text ends.
-    """
-    out = rw.out
-    hits = [m.start() for m in _CONTINUATION.finditer(out)]
-    if not hits:
-        return
-    comment_starts = [s for s, _ in rw.comments]
-    for at in reversed(hits):  # last first: a blanked backslash may leave the line above dangling
-        eol = out.find(b"\n", at + 2)
-        if eol < 0:
-            eol = len(out)
-        if out[at + 2:eol].strip():
-            continue
-        # a comment running on past the blank line keeps the directive going: leave it
-        i = bisect.bisect_right(comment_starts, at + 2) - 1
-        if i >= 0 and rw.comments[i][1] > eol:
-            continue
-        rw.put(at, b" ")
-
-
-_CONTINUATION = re.compile(rb"\\\n")
-
-
-# --- loop and scope macros with a block --------------------------------------------------------------
-
-def loop_macros(rw: "_Rewrite") -> None:
-    """`skb_queue_walk(&q, skb) {`, `NCSI_FOR_EACH_CHANNEL(np, nc) {` -> `while          (&q, skb) {`.
-
-    A call at the start of an indented statement followed by `{` is no C: it is a loop or scope
-    macro (the `*for_each*` names are done by mask.iterators; these are the others: `*_walk*`,
-    `with_*`, ...). The name becomes `while` (`if` for a name shorter than that), the arguments
-    stay as the condition, the block its body.
-    """
-    code = rw.code
-    for m in _PAREN_BRACE.finditer(code):
-        close = m.start()
-        line_start = code.rfind(b"\n", 0, close) + 1
-        head = _INDENTED_CALL.match(code, line_start)
-        if head is not None:
-            if head.group(1) in _NOT_LOOP_MACROS:
-                continue
-            open_at = head.end() - 1
-            if rw.closing_paren(open_at) != close:
-                continue
-        else:
-            if _CLOSING_BRACE_LINE.match(code, line_start) or line_start == close:
-                continue  # `} else if (x) {`, or `)` alone: no call starts this line
-            open_at = rw.opening_paren(close)
-            if open_at < 0:
-                continue
-            line_start = code.rfind(b"\n", 0, open_at) + 1
-            head = _INDENTED_CALL.match(code, line_start)
-            if head is None or head.end() - 1 != open_at or head.group(1) in _NOT_LOOP_MACROS:
-                continue
-        _, prev = rw.prev_token(head.start(1))
-        if prev not in (b";", b"{", b"}", b":", b")", b"else") or rw.ends_directive(line_start):
-            continue
-        rw.put(head.start(1), (b"while" if len(head.group(1)) >= 5 else b"if").ljust(len(head.group(1))))
-
-
-_PAREN_BRACE = re.compile(rb"\)[ \t]*\{[ \t]*\n")
-_INDENTED_CALL = re.compile(rb"[ \t]+(\w+)[ \t]*\(")
-_CLOSING_BRACE_LINE = re.compile(rb"[ \t]*\}")
-_NOT_LOOP_MACROS = frozenset(
-    b"if for while switch return sizeof else do case goto typeof __typeof__ _Generic defined"
-    b" __builtin_expect likely unlikely".split()
-)
-
-
-# --- arguments that are no expressions ------------------------------------------------------------
-
-def digit_words(rw: "_Rewrite") -> None:
-    """`phylink_set(mask, 10000baseT_Full)`, `tg3_flag(tp, 5780_CLASS)` -> `_____baseT_Full`.
-
-    Macros paste such arguments onto a prefix (`ETHTOOL_LINK_MODE_##mode##_BIT`); alone they are
-    no C token. An argument that starts with digits but is no number gets `_` for its digits, so
-    the parser reads an identifier.
-    """
-    code = rw.code
-    for pattern in _DIGIT_WORD_ARGUMENTS:
-        for m in pattern.finditer(code):
-            word = m.group(1)
-            if _NUMBER.fullmatch(word):
-                continue
-            if word[-1:] in b"eE" and code[m.end():m.end() + 1] in (b"+", b"-"):
-                continue  # `1e-5`
-            digits = len(word) - len(word.lstrip(b"0123456789"))
-            rw.put(m.start(1), b"_" * digits)
-
-
-_DIGIT_WORD_ARGUMENTS = (
-    re.compile(rb"\([ \t]*([0-9]+[a-zA-Z_]\w*)"), re.compile(rb",[ \t]*([0-9]+[a-zA-Z_]\w*)")
-)
-_NUMBER = re.compile(
-    rb"(?:0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+(?:[eE][0-9]+)?)(?:[uU](?:ll|LL|l|L)?|(?:ll|LL|l|L)[uU]?|[fF])?"
-)
-
-
-def statement_arguments(rw: "_Rewrite") -> None:
-    """`PP_ASSERT_WITH_CODE(x, "msg", return -EINVAL;);`, `IO_COND(a, return inb(p), return 0)`.
-
-    Macros that take code run it in their expansion; as call arguments a leading `return`,
-    `break`, `continue` or `goto` and a trailing `;` are no expressions. Those words and that `;`
-    become blank: the argument is its expression (or label, or nothing).
-    """
-    code = rw.code
-    for pattern in _JUMP_ARGUMENTS:
-        for m in pattern.finditer(code):
-            rw.erase(m.start(1), m.end(1))
-    for m in _SEMICOLON_BEFORE_CLOSE.finditer(code):
-        at = m.start()
-        _, prev = rw.prev_token(at)
-        if prev in (b";", b"(", b"") or rw.ends_directive(at):
-            continue  # `for (;;)`, an empty statement
-        open_at = rw.opening_paren(m.end() - 1, 1024)
-        if open_at < 0:
-            continue
-        word = code[rw.word_start(_skip_space_back(code, open_at)):_skip_space_back(code, open_at)]
-        if word in (b"for", b""):
-            continue  # a for header, or a group
-        rw.put(at, b" ")
-
-
-def _skip_space_back(code: bytearray, at: int) -> int:
-    while at > 0 and code[at - 1] in _SPACE:
-        at -= 1
-    return at
-
-
-_JUMP_ARGUMENTS = (
-    re.compile(rb"\([ \t\n]*(return|break|continue|goto)\b"),
-    re.compile(rb",[ \t\n]*(return|break|continue|goto)\b"),
-)
-_SEMICOLON_BEFORE_CLOSE = re.compile(rb";[ \t\n]*\)")
-
-
-def designated_arguments(rw: "_Rewrite") -> None:
-    """`X86_CONFIG(.event=0xc0, .umask=0x01)` -> `X86_CONFIG( event=0xc0,  umask=0x01)`.
-
-    A macro that builds a struct from designated initializers takes them as arguments; without
-    their dots they are assignments, which a call may take.
-    """
-    code = rw.code
-    for m in _DESIGNATED_FIRST_ARGUMENT.finditer(code):
-        open_at = m.start()
-        close = rw.closing_paren(open_at)
-        if close < 0:
-            continue
-        for start, end in rw.split_arguments(open_at, close):
-            d = _DESIGNATOR.match(code, start, end)
-            if d is not None:
-                rw.put(d.start(1), b" ")
-
-
-_DESIGNATED_FIRST_ARGUMENT = re.compile(rb"\([ \t\n]*\.[a-zA-Z_]\w*[ \t]*=[^=]")
-_DESIGNATOR = re.compile(rb"[ \t\n]*(\.)[a-zA-Z_]\w*[ \t]*=[^=]")
-
-
-# --- asm ----------------------------------------------------------------------------------------
-
 def asm_statements(rw: "_Rewrite") -> None:
     """`asm volatile(ALTERNATIVE("isb", "nop", X) ::: "memory")` -> a template of string literals;
     `register long r0 asm("r0") = x;` -> the register name blank.
@@ -556,70 +327,251 @@ def _stringify(rw: "_Rewrite", start: int, end: int) -> None:
         pos = piece_end + 1
 
 
-_ASM_KEYWORDS = (re.compile(rb"asm\b"), re.compile(rb"__asm__\b"), re.compile(rb"__asm\b"))
+_ASM_KEYWORDS = (re.compile(rb"asm\b"), re.compile(rb"__asm(?:__)?\b"))
 _ASM_QUALIFIERS = re.compile(rb"(?:\s*(?:volatile|__volatile__|__volatile|goto|inline|__inline__))*\s*\(?")
 _ONLY_STRINGS = re.compile(rb'(?:\s*"[^"]*")*\s*')  # a literal may go on after a backslash-newline
 
 
-# --- annotations nobody listed -------------------------------------------------------------------
+# === macro arguments =============================================================================
 
-def unknown_annotations(rw: "_Rewrite") -> None:
-    """`static void __head f(...)`, `map_word __xipram f(...)`, `static SBA_INLINE void f(...)`.
+def arguments(rw: "_Rewrite") -> None:
+    """Macro arguments that are no C expressions, found after `(` and after `,` in one scan each.
 
-    Architectures and drivers define their own section and inlining markers. A `__lower_case`
-    word that stands between a type and a declarator (after a type word, a typedef or `*`, before
-    a name or `*`) can only be one of those, as can an UPPER_CASE word between `static` and a
-    type. Both become blank; known type names (`__u32`, `__be16`, `__int128`, `*_t`) never do.
+    * empty ones: `CONFIGFS_ATTR(, name)`, `F(a, , b)`, `F(a, )` -> the comma blank (a call may
+      not take an empty argument; with one comma fewer it has one argument fewer);
+    * digit-led words the macro pastes onto a prefix: `phylink_set(m, 10000baseT_Full)`,
+      `tg3_flag(tp, 5780_CLASS)` -> `_____baseT_Full` (numbers, `1e-5` included, stay);
+    * code: `PP_ASSERT_WITH_CODE(c, "msg", return -EINVAL;)`, `IO_COND(a, return inb(p), ...)`
+      -> a leading `return`/`break`/`continue`/`goto` blank (a trailing `;` is statement_ends');
+    * operators: `ASSERTCMP(x, ==, 0)` -> the operator and the comma before it blank;
+    * designated initializers: `X86_CONFIG(.event=0xc0, .umask=0x01)` -> their dots blank, which
+      leaves assignments.
     """
     code = rw.code
-    edits = []
-    for m in _LOWER_ANNOTATION.finditer(code):
-        start, end = m.span(1)
-        if start > 0 and code[start - 1] in _MEMBER_OR_WORD:
-            continue
-        word = m.group(1)
-        if _TYPE_LIKE.fullmatch(word):
-            continue
-        p_at, prev = rw.prev_token(start)
-        if not (prev == b"*" or prev in _TYPE_KEYWORDS
-                or prev[:1] in _WORD_START and prev not in _NOT_BEFORE_ANNOTATION and prev not in _C_NON_TYPES):
-            continue
-        n_at, nxt = rw.next_token(end)
-        if nxt != b"*":
-            if nxt[:1] not in _WORD_START or nxt in _ASM_WORDS:
+    for m in _OPEN_ARGUMENT.finditer(code):
+        if m.group("empty"):
+            rw.put(m.start("empty"), b" ")
+        elif m.group("jump"):
+            rw.erase(m.start("jump"), m.end("jump"))
+        elif m.group("digit"):
+            _digit_word(rw, m)
+        elif m.group("field"):
+            open_at = m.start()
+            close = rw.closing_paren(open_at)
+            if close < 0:
                 continue
-            after = rw.next_token(n_at + len(nxt))[1]
-            if after not in (b"(", b"=", b";", b",", b"[", b")", b"*") and after[:1] not in _WORD_START:
-                continue
-        if rw.ends_directive(start):
-            continue
-        edits.append((start, end))
-    for m in _STATIC_UPPER.finditer(code):
-        start, end = m.span(1)
-        n_at, nxt = rw.next_token(end)
-        if nxt in (b"const", b"volatile"):
-            continue  # `static FUNC const table[]`: the upper-case word is the type
-        if nxt not in _TYPE_KEYWORDS and nxt not in (b"struct", b"union", b"enum", b"inline"):
-            after = rw.next_token(n_at + len(nxt))[1]
-            if not (after == b"*" or after[:1] in _WORD_START):
-                continue
-        if not rw.ends_directive(start):
-            edits.append((start, end))
-    for start, end in edits:
-        rw.erase(start, end)
+            for start, end in rw.split_arguments(open_at, close):
+                d = _DESIGNATOR.match(code, start, end)
+                if d is not None:
+                    rw.put(d.start(1), b" ")
+    for m in _NEXT_ARGUMENT.finditer(code):
+        if m.group("empty"):
+            if code[m.start("empty")] == 0x2C:  # `,,`: the second comma
+                rw.put(m.start("empty"), b" ")
+            else:  # `,)`: the comma
+                rw.put(m.start(), b" ")
+        elif m.group("jump"):
+            rw.erase(m.start("jump"), m.end("jump"))
+        elif m.group("digit"):
+            _digit_word(rw, m)
+        elif m.group("op"):
+            rw.erase(m.start(), m.end("op"))
 
 
-_LOWER_ANNOTATION = re.compile(rb"(__[a-z][a-z0-9_]*+)(?=[ \t\n]+[*a-zA-Z_])")
-_STATIC_UPPER = re.compile(rb"static[ \t]+([A-Z][A-Z0-9_]{2,})[ \t]+(?=[a-zA-Z_])")
-_TYPE_LIKE = re.compile(
-    rb"__(?:[us](?:8|16|32|64|128)|be(?:16|32|64)|le(?:16|32|64)|int128|uint128_t|wsum|sum16|virtio(?:16|32|64)"
-    rb"|signed__|signed|inline__|inline|volatile__|volatile|restrict__|restrict|extension__|typeof__|typeof"
-    rb"|auto_type|label__|thread|complex__|real__|imag__|alignof__|asm__|asm|attribute__|attribute|int\d+|float\d+"
-    rb"|bf16|fp16|poll_t|kernel_\w+|builtin_\w+)|\w+_t"
+def _digit_word(rw: "_Rewrite", m) -> None:
+    word = m.group("digit")
+    if _NUMBER.fullmatch(word):
+        return
+    end = m.end("digit")
+    if word[-1:] in b"eE" and rw.code[end:end + 1] in (b"+", b"-"):
+        return  # `1e-5`
+    digits = len(word) - len(word.lstrip(b"0123456789"))
+    rw.put(m.start("digit"), b"_" * digits)
+
+
+_OPEN_ARGUMENT = re.compile(
+    rb"\([ \t\n]*(?:(?P<empty>,)|(?P<jump>return|break|continue|goto)\b|(?P<digit>[0-9]+[a-zA-Z_]\w*)"
+    rb"|(?P<field>\.)[a-zA-Z_]\w*[ \t]*=[^=])"
 )
-_TYPE_KEYWORDS = frozenset(
-    b"void int char short long unsigned signed float double bool _Bool".split()
+_NEXT_ARGUMENT = re.compile(
+    rb",[ \t\n]*(?:(?P<empty>[,)])|(?P<jump>return|break|continue|goto)\b|(?P<digit>[0-9]+[a-zA-Z_]\w*)"
+    rb"|(?P<op>==|!=|<=|>=|&&|\|\||[-+*/%&|^<>])[ \t]*(?=,))"
 )
-_C_NON_TYPES = frozenset(b"return goto case sizeof else do static extern inline const volatile struct union enum"
-                         b" typedef register auto".split())
-_ASM_WORDS = frozenset([b"asm", b"__asm__", b"__asm"])
+_NUMBER = re.compile(
+    rb"(?:0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+(?:[eE][0-9]+)?)(?:[uU](?:ll|LL|l|L)?|(?:ll|LL|l|L)[uU]?|[fF])?"
+)
+_DESIGNATOR = re.compile(rb"[ \t\n]*(\.)[a-zA-Z_]\w*[ \t]*=[^=]")
+
+
+def statement_ends(rw: "_Rewrite") -> None:
+    """`DLM_ASSERT(x, dump(r););`, `IF_EVENT(printk("x");)` -> the `;` before `)` blank.
+
+    A macro that runs code takes whole statements; a `;` right before a `)` ends no for header
+    and no expression, so without it the argument is an expression.
+    """
+    code = rw.code
+    for pattern in _SEMICOLON_BEFORE_CLOSE:
+        for m in pattern.finditer(code):
+            at = m.start()
+            _, prev = rw.prev_token(at)
+            if prev in (b";", b"(", b"") or rw.ends_directive(at):
+                continue  # `for (;;)`, an empty statement
+            open_at = rw.opening_paren(m.end() - 1, 1024)
+            if open_at < 0:
+                continue
+            word_end = open_at
+            while word_end > 0 and code[word_end - 1] in _SPACE:
+                word_end -= 1
+            word = code[rw.word_start(word_end):word_end]
+            if word in (b"for", b""):
+                continue  # a for header, or a group
+            rw.put(at, b" ")
+
+
+_SEMICOLON_BEFORE_CLOSE = (re.compile(rb";\)"), re.compile(rb"; +\)"))
+
+
+# === statements ==================================================================================
+
+def loop_macros(rw: "_Rewrite") -> None:
+    """`skb_queue_walk(&q, skb) {`, `NCSI_FOR_EACH_CHANNEL(np, nc) {` -> `while          (&q, skb) {`.
+
+    A call at the start of an indented statement followed by `{` is no C: it is a loop or scope
+    macro (the `*for_each*` names are done by mask.iterators; these are the others: `*_walk*`,
+    `with_*`, ...). The name becomes `while` (`if` for a name shorter than that), the arguments
+    stay as the condition, the block its body.
+    """
+    code = rw.code
+    for m in _PAREN_BRACE.finditer(code):
+        close = m.start()
+        line_start = code.rfind(b"\n", 0, close) + 1
+        head = _INDENTED_CALL.match(code, line_start)
+        if head is not None:
+            if head.group(1) in _NOT_LOOP_MACROS:
+                continue
+            open_at = head.end() - 1
+            if rw.closing_paren(open_at) != close:
+                continue
+        else:
+            if _CLOSING_BRACE_LINE.match(code, line_start) or line_start == close:
+                continue  # `} else if (x) {`, or `)` alone: no call starts this line
+            open_at = rw.opening_paren(close)
+            if open_at < 0:
+                continue
+            line_start = code.rfind(b"\n", 0, open_at) + 1
+            head = _INDENTED_CALL.match(code, line_start)
+            if head is None or head.end() - 1 != open_at or head.group(1) in _NOT_LOOP_MACROS:
+                continue
+        _, prev = rw.prev_token(head.start(1))
+        if prev not in (b";", b"{", b"}", b":", b")", b"else") or rw.ends_directive(line_start):
+            continue
+        rw.put(head.start(1), (b"while" if len(head.group(1)) >= 5 else b"if").ljust(len(head.group(1))))
+
+
+_PAREN_BRACE = re.compile(rb"\)[ \t]*\{[ \t]*\n")
+_INDENTED_CALL = re.compile(rb"[ \t]+(\w+)[ \t]*\(")
+_CLOSING_BRACE_LINE = re.compile(rb"[ \t]*\}")
+_NOT_LOOP_MACROS = frozenset(
+    b"if for while switch return sizeof else do case goto typeof __typeof__ _Generic defined"
+    b" __builtin_expect likely unlikely".split()
+)
+
+
+def ellipses(rw: "_Rewrite") -> None:
+    """`case 1 ... 3:` -> `case 1 -   3:`; `#define dprintk(args...)` -> `#define dprintk(args   )`.
+
+    tree-sitter-c knows `...` in parameter lists and in `[a ... b]` designators only. A case range
+    becomes a subtraction (one case value, same lines); a named variadic parameter of a macro loses
+    its dots (the macro body is not parsed anyway).
+    """
+    code = rw.code
+    for m in _ELLIPSIS.finditer(code):
+        at = m.start()
+        line_start = code.rfind(b"\n", 0, at) + 1
+        if _CASE_START.match(code, line_start):
+            rw.put(at, b"-  ")
+        elif at > 0 and code[at - 1] in _WORD_BYTES and _DEFINE_START.match(code, line_start):
+            rw.put(at, b"   ")
+
+
+_ELLIPSIS = re.compile(rb"\.\.\.")
+_CASE_START = re.compile(rb"[ \t]*case\b")
+_DEFINE_START = re.compile(rb"[ \t]*#[ \t]*define\b")
+
+
+# === directives ==================================================================================
+
+def directives_in_lists(rw: "_Rewrite") -> None:
+    """`#define`/`#undef`/`#include` lines inside `= { ... }` or `enum { ... }` -> blank.
+
+    tree-sitter-c takes directives between statements, declarations and struct members, not
+    between the entries of an initializer or an enum (`FLAG(X), ... #undef FLAG };`, an
+    `#include` of a table in an array initializer). There they become blank, continuation lines
+    included; elsewhere they stay (and stay facts).
+    """
+    code = rw.code
+    for m in _LIST_DIRECTIVE.finditer(code):
+        start = m.start()
+        if not rw.at_line_start(start):
+            continue
+        before = start
+        while before > 0 and code[before - 1] in _SPACE:
+            before -= 1
+        if before == 0 or rw.ends_directive(before - 1):
+            continue  # after another directive that stays: the same place
+        c = code[before - 1]
+        if c == 0x7B:  # '{': an initializer or enum opens here, or a block
+            if not _opens_list(rw, before - 1):
+                continue
+        elif c not in b",(=":
+            continue
+        end = m.end()
+        while True:  # the directive's continuation lines too
+            eol = code.find(b"\n", end)
+            if eol < 0:
+                eol = len(code)
+            if eol == 0 or code[eol - 1] != 0x5C or eol == len(code):
+                break
+            end = eol + 1
+        rw.erase(start, eol)
+
+
+def _opens_list(rw: "_Rewrite", brace: int) -> bool:
+    """True when the `{` at `brace` opens an initializer or enumerator list, not a block."""
+    at, prev = rw.prev_token(brace)
+    if prev in (b"=", b",", b"{", b"(", b"enum"):
+        return True
+    if prev[:1] in _WORD_START:
+        return rw.prev_token(at)[1] == b"enum"
+    return False
+
+
+_LIST_DIRECTIVE = re.compile(rb"#[ \t]*(?:define|undef|include|pragma)\b")
+
+
+def dangling_continuations(rw: "_Rewrite") -> None:
+    """`#define X \\` followed by a line the mask blanked -> the backslash blank too.
+
+    When what followed a directive's line continuation was a comment or a blanked macro line,
+    tree-sitter's preprocessor argument skips the blank line and takes the next line of code as
+    the macro's value. Without the backslash the directive ends where its text ends.
+    """
+    out = rw.out
+    hits = [m.start() for m in _CONTINUATION.finditer(out)]
+    if not hits:
+        return
+    comment_starts = [s for s, _ in rw.comments]
+    for at in reversed(hits):  # last first: a blanked backslash may leave the line above dangling
+        eol = out.find(b"\n", at + 2)
+        if eol < 0:
+            eol = len(out)
+        if out[at + 2:eol].strip():
+            continue
+        # a comment running on past the blank line keeps the directive going: leave it
+        i = bisect.bisect_right(comment_starts, at + 2) - 1
+        if i >= 0 and rw.comments[i][1] > eol:
+            continue
+        rw.put(at, b" ")
+
+
+_CONTINUATION = re.compile(rb"\\\n")

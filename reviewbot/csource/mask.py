@@ -65,21 +65,16 @@ def mask_source(source: bytes) -> Masked:
     rewrite = _Rewrite(source)
     rewrite.conditionals()
     rewrite.annotations()
-    idioms.section_annotations(rewrite)
     idioms.storage_macros(rewrite)
     idioms.string_macros(rewrite)
-    idioms.empty_arguments(rewrite)
-    idioms.digit_words(rewrite)
-    idioms.statement_arguments(rewrite)
-    idioms.designated_arguments(rewrite)
+    idioms.arguments(rewrite)
+    idioms.statement_ends(rewrite)
     idioms.asm_statements(rewrite)
-    idioms.unknown_annotations(rewrite)
     rewrite.function_macros()
     rewrite.iterators()
     idioms.loop_macros(rewrite)
     rewrite.definition_macros()
-    idioms.static_declaration_macros(rewrite)
-    idioms.operator_arguments(rewrite)
+    idioms.static_macros(rewrite)
     idioms.ellipses(rewrite)
     idioms.directives_in_lists(rewrite)
     rewrite.type_arguments()
@@ -353,19 +348,35 @@ class _Rewrite:
         return not tail or tail[-1:] in (b";", b"}", b",")
 
     def annotations(self) -> None:
+        """Blank listed annotations, with their arguments; hand the other `__words` to idioms."""
+        code = self.code
         edits = []
-        for m in _matches(self.code, _ANNOTATIONS):
+        unlisted = []
+        for m in _UNDERSCORE_WORD.finditer(code):
+            if m.group() in _LISTED_ANNOTATIONS:
+                edits.append(m)
+            else:
+                unlisted.append(m)
+        for pattern in _OTHER_ANNOTATIONS:
+            edits.extend(pattern.finditer(code))
+        for m in edits:
             start, end = m.span()
-            if start > 0 and _is_word_byte(self.code[start - 1]):
-                continue  # "__rcu" inside a longer name
-            if m.group(1):  # takes arguments
-                close = self.closing_paren(end - 1)
+            if m.group() == b"debug":  # sched's const_debug (`const` unless SCHED_DEBUG)
+                start -= 6
+                if code[start:end] != b"const_debug" or start > 0 and _is_word_byte(code[start - 1]):
+                    continue
+            elif start > 0 and _is_word_byte(code[start - 1]):
+                if code[start - 6:start] != b"debug_" or start > 6 and _is_word_byte(code[start - 7]):
+                    continue  # "__rcu" inside a longer name
+                start -= 6  # mac80211's debug_noinline
+            args = _ARGUMENTS_OPEN.match(code, end)
+            if args is not None:  # takes arguments
+                close = self.closing_paren(args.end() - 1)
                 if close < 0:
                     continue
                 end = close + 1
-            edits.append((start, end))
-        for start, end in edits:
             self.erase(start, end)
+        idioms.unlisted_annotations(self, unlisted)
 
     def function_macros(self) -> None:
         """`BPF_CALL_2(name, T1, a1, T2, a2)` -> `int        name( T1  a1, T2  a2)`."""
@@ -611,19 +622,17 @@ __data_racy __guarded_by __pt_guarded_by __ro_after_init_scope
 __free __cleanup __const __noendbr __head __xipram __prombss __noipa __trap_section __initmv
 """.split()
 # Python's regex engine finds a pattern fast when it starts with one literal, and slowly when it
-# starts with an alternation, so each family of names gets its own literal-prefixed pattern.
-_ANNOTATIONS = (
-    re.compile(
-        rb"__(?:"
-        + rb"|".join(sorted((w[2:] for w in _ANNOTATION_WORDS if w.startswith(b"__")), key=len, reverse=True))
-        + rb")\b(\s*\()?"
-    ),
-    re.compile(rb"no(?:inline_for_stack|inline|trace|instr|kprobe_inline)\b(\s*\()?"),
-    re.compile(rb"debug_noinline\b(\s*\()?"),  # mac80211
-    re.compile(rb"const_debug\b(\s*\()?"),  # sched: `const` unless SCHED_DEBUG
-    re.compile(rb"asmlinkage\b(\s*\()?"),
-    re.compile(rb"SEC\b(\s*\()"),  # BPF programs: SEC("struct_ops/...")
+# starts with an alternation, so all `__` words are found by one scan and looked up in a set, and
+# the few other names get their own literal-prefixed patterns.
+_LISTED_ANNOTATIONS = frozenset(w for w in _ANNOTATION_WORDS if w.startswith(b"__"))
+_UNDERSCORE_WORD = re.compile(rb"__\w+")
+_OTHER_ANNOTATIONS = (
+    re.compile(rb"no(?:inline_for_stack|inline|trace|instr|kprobe_inline)\b"),  # also debug_noinline
+    re.compile(rb"asmlinkage\b"),
+    re.compile(rb"SEC\b(?=\s*\()"),  # BPF programs: SEC("struct_ops/...")
+    re.compile(rb"debug\b"),  # const_debug
 )
+_ARGUMENTS_OPEN = re.compile(rb"\s*\(")
 
 _FUNCTION_MACROS = (re.compile(rb"SYSCALL_DEFINE[0-6]"), re.compile(rb"BPF_CALL_[0-5]"))
 _FUNCTION_MACRO = re.compile(rb"((?:COMPAT_)?SYSCALL_DEFINE[0-6]|\w*BPF_CALL_[0-5])\s*\(")
@@ -667,8 +676,10 @@ _TYPE_WORDS_ONLY = (
     rb"(?:(?:const|volatile)\s+)*(?:struct|union|enum)(?:\s+\w+)?(?:\s+const)?\s*\**"
     rb"|(?:(?:const|volatile)\s+)*(?:(?:unsigned|signed|int|long|short|char|void|bool|_Bool|float|double)\b\s*)+\**"
 )
+# (the lookahead on the first letter of a type word makes most `(` and `,` fail at once)
 _TYPE_WORD_ARGUMENTS = tuple(
-    re.compile(opener + rb"[ \t\n]*+(" + _TYPE_WORDS_ONLY + rb")(?=[ \t\n]*[,)])") for opener in (rb"\(", rb",")
+    re.compile(opener + rb"[ \t\n]*+(?=[cvsuielbfd_])(" + _TYPE_WORDS_ONLY + rb")(?=[ \t\n]*[,)])")
+    for opener in (rb"\(", rb",")
 )
 _OFFSETOF = re.compile(rb"offsetof(?=\s*\()")
 _STAR_BEFORE_END = re.compile(rb"\*[ \t\n]*[,)]")
