@@ -66,10 +66,30 @@ def unlisted_annotations(rw: "_Rewrite", words: list) -> None:
         if word[2:3] not in _LOWER or _TYPE_LIKE.fullmatch(word):
             continue
         n_at, nxt = rw.next_token(end)
-        if nxt == b"(":
-            continue
         p_at, prev = rw.prev_token(start)
         if not prev or prev in _NOT_BEFORE_ANNOTATION:
+            continue
+        if nxt == b"(":
+            # `x[] __alias(y);`, `typedef int w __mode(__word__);`: after a declarator (a name
+            # after a type, or `]`), an attribute with arguments; a call never stands there
+            close = rw.closing_paren(n_at)
+            if close < 0 or rw.next_token(close + 1)[1] not in (b";", b"=", b","):
+                continue
+            if prev != b"]":
+                if prev[:1] not in _WORD_START or prev in _C_NON_TYPES or prev in _TYPE_KEYWORDS:
+                    continue  # `long long __ashrdi3(long long, int);` is a prototype
+                before = rw.prev_token(p_at)[1]
+                if not (before == b"*" or before in _TYPE_KEYWORDS
+                        or before[:1] in _WORD_START and before not in _C_NON_TYPES):
+                    continue
+            if not rw.ends_directive(start):
+                edits.append((start, close + 1))
+            continue
+        if prev == b"(" and nxt == b"*":
+            # `efi_status_t (__efiapi *get_next)(...)`: a calling convention in a declarator
+            name_at, name = rw.next_token(n_at + 1)
+            if name[:1] in _WORD_START and rw.next_token(name_at + len(name))[1] == b")":
+                edits.append((start, end))
             continue
         if _SECTION_WORD.fullmatch(word):
             if not (prev[:1] in _WORD_START or prev in (b"*", b"]", b")")):
@@ -88,6 +108,8 @@ def unlisted_annotations(rw: "_Rewrite", words: list) -> None:
                 after = rw.next_token(n_at + len(nxt))[1]
                 if after not in (b"(", b"=", b";", b",", b"[", b")", b"*") and after[:1] not in _WORD_START:
                     continue
+                if after == b"(" and nxt[:2] == b"__":
+                    continue  # `struct s __name __alias(x);`: the next word is the attribute
         if rw.ends_directive(start):
             continue
         edits.append((start, end))
@@ -163,6 +185,105 @@ def static_macros(rw: "_Rewrite") -> None:
 
 
 _STATIC_UPPER = re.compile(rb"static[ \t]+(?:const[ \t]+)?([A-Z][A-Z0-9_]*)\b(?:[ \t]*(\())?")
+
+
+def struct_macros(rw: "_Rewrite") -> None:
+    """Column-0 macros that open a struct initializer the next lines fill with `.field = x,`.
+
+    * `MACHINE_START(SIM_ONE, "Sim.One")` ... `MACHINE_END` (arm/arc board descriptions) ->
+      `MACHINE_START SIM_ONE = {          ` ... `};         `;
+    * `define_machine(efika) {` ... `};` (powerpc) -> `define_machine efika= {`.
+
+    Either way the parser reads a declaration `T name = { ... };` with the macro as its type.
+    """
+    code = rw.code
+    for m in _STRUCT_MACRO.finditer(code):
+        open_at = m.start(1)
+        close = rw.closing_paren(open_at)
+        if close < 0 or close > m.end():
+            continue
+        args = rw.split_arguments(open_at, close)
+        if m.group(2):  # `name(arg) {`
+            if len(args) == 1:
+                rw.put(open_at, b" ")
+                rw.put(close, b"=")
+            continue
+        end_line = _COLUMN0_LINE.search(code, m.end())
+        if len(args) < 2 or end_line is None or not _END_WORD.fullmatch(end_line.group(1)):
+            continue
+        tail = args[0][1]
+        if close + 1 - tail < 4:
+            continue
+        rw.put(open_at, b" ")
+        rw.put(tail, b" = {".ljust(close + 1 - tail))
+        word_start = end_line.start(1)
+        rw.put(word_start, b"};".ljust(end_line.end(1) - word_start))
+
+
+# a column-0 call, `{` or the end of the line after it, then an indented `.field`
+_STRUCT_MACRO = re.compile(rb"\n\w+[ \t]*(\()[^\n;{]*\)[ \t]*(\{)?[ \t]*\n\s*\.[a-zA-Z_]")
+_COLUMN0_LINE = re.compile(rb"\n([^ \t\n#][^\n]*)")
+_END_WORD = re.compile(rb"[A-Z][A-Z0-9_]*END[ \t]*")
+
+
+def unnamed_bitfields(rw: "_Rewrite") -> None:
+    """`u32 : 16;`, `int :32;` (padding in a struct) -> blank.
+
+    tree-sitter-c wants a name before a bit-field's width; a padding field has none, and the
+    struct reads the same without it.
+    """
+    code = rw.code
+    for m in _BITFIELD_WIDTH.finditer(code):
+        colon = m.start()
+        start = colon
+        while start > 0 and code[start - 1] not in b";{}\n":
+            start -= 1
+        words = bytes(code[start:colon]).split()
+        if words and all(_BITFIELD_TYPE.fullmatch(w) for w in words) and not rw.ends_directive(colon):
+            rw.erase(start + len(code[start:colon]) - len(bytes(code[start:colon]).lstrip()), m.end())
+
+
+_BITFIELD_WIDTH = re.compile(rb":[ \t]*[0-9]+[ \t]*;")
+_BITFIELD_TYPE = re.compile(
+    rb"unsigned|signed|const|volatile|int|char|short|long|bool|_Bool|(?:__)?[us](?:8|16|32|64)|u?int(?:8|16|32|64)?_t"
+    rb"|u?int|u_?(?:char|short|int|long)|__(?:be|le)(?:16|32|64)"
+)
+
+
+def typeof_types(rw: "_Rewrite") -> None:
+    """`typeof(p->m) x = 0;`, `(__typeof__(a.b))y`, `typeof_member(struct s, m) f;` -> one word.
+
+    tree-sitter-c reads `typeof(expression)` before a declarator as a call, and not at all as a
+    cast type. Where it declares (at the start of a statement, before a name or `*`) or casts
+    (alone in parentheses), the whole `typeof(...)` becomes one identifier, `typeof___...`.
+    """
+    code = rw.code
+    for m in _TYPEOF.finditer(code):
+        start = rw.word_start(m.start())
+        word_end = m.end()
+        while word_end < len(code) and code[word_end] in _WORD_BYTES:
+            word_end += 1
+        if bytes(code[start:word_end]) not in _TYPEOF_WORDS:
+            continue
+        open_at = word_end
+        while open_at < len(code) and code[open_at] in b" \t":
+            open_at += 1
+        if code[open_at:open_at + 1] != b"(":
+            continue
+        close = rw.closing_paren(open_at)
+        if close < 0 or code.find(b"\n", start, close) >= 0:
+            continue
+        _, prev = rw.prev_token(start)
+        nxt_at, nxt = rw.next_token(close + 1)
+        declares = prev in (b";", b"{", b"}", b"const", b"static", b"volatile", b"") and (
+            nxt == b"*" or nxt[:1] in _WORD_START)
+        casts = prev == b"(" and nxt == b")"
+        if (declares or casts) and not rw.ends_directive(start):
+            rw.put(start, bytes(code[start:word_end]).ljust(close + 1 - start, b"_"))
+
+
+_TYPEOF = re.compile(rb"typeof")
+_TYPEOF_WORDS = frozenset(b"typeof __typeof__ __typeof typeof_member typeof_unqual __typeof_unqual__".split())
 
 
 # === strings and asm =============================================================================

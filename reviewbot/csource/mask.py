@@ -66,6 +66,9 @@ def mask_source(source: bytes) -> Masked:
     rewrite.conditionals()
     rewrite.annotations()
     idioms.storage_macros(rewrite)
+    idioms.struct_macros(rewrite)
+    idioms.unnamed_bitfields(rewrite)
+    idioms.typeof_types(rewrite)
     idioms.string_macros(rewrite)
     idioms.arguments(rewrite)
     idioms.statement_ends(rewrite)
@@ -369,6 +372,8 @@ class _Rewrite:
                 if code[start - 6:start] != b"debug_" or start > 6 and _is_word_byte(code[start - 7]):
                     continue  # "__rcu" inside a longer name
                 start -= 6  # mac80211's debug_noinline
+            if self.ends_directive(start):
+                continue  # `#define __init`: a directive names it (its body is not parsed anyway)
             args = _ARGUMENTS_OPEN.match(code, end)
             if args is not None:  # takes arguments
                 close = self.closing_paren(args.end() - 1)
