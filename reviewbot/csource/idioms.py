@@ -72,9 +72,6 @@ def unlisted_annotations(rw: "_Rewrite", words: list) -> None:
         if nxt == b"(":
             # `x[] __alias(y);`, `typedef int w __mode(__word__);`: after a declarator (a name
             # after a type, or `]`), an attribute with arguments; a call never stands there
-            close = rw.closing_paren(n_at)
-            if close < 0 or rw.next_token(close + 1)[1] not in (b";", b"=", b","):
-                continue
             if prev != b"]":
                 if prev[:1] not in _WORD_START or prev in _C_NON_TYPES or prev in _TYPE_KEYWORDS:
                     continue  # `long long __ashrdi3(long long, int);` is a prototype
@@ -82,6 +79,9 @@ def unlisted_annotations(rw: "_Rewrite", words: list) -> None:
                 if not (before == b"*" or before in _TYPE_KEYWORDS
                         or before[:1] in _WORD_START and before not in _C_NON_TYPES):
                     continue
+            close = rw.closing_paren(n_at)
+            if close < 0 or rw.next_token(close + 1)[1] not in (b";", b"=", b","):
+                continue
             if not rw.ends_directive(start):
                 edits.append((start, close + 1))
             continue
@@ -130,21 +130,27 @@ _C_NON_TYPES = frozenset(b"return goto case sizeof else do static extern inline 
 _ASM_WORDS = frozenset([b"asm", b"__asm__", b"__asm"])
 
 
-def storage_macros(rw: "_Rewrite") -> None:
-    """`STATIC int`, `INDIRECT_CALLABLE_SCOPE int`, `MEM_STATIC U32 f(` in column 0 -> blank.
+def column0_macros(rw: "_Rewrite") -> None:
+    """Macros in column 0, found by one scan of the line starts.
 
-    An upper-case word in column 0 right before `static`, `inline` or a type keyword, or before
-    two words and `(`, cannot be the type itself (a typedef name is never followed by another
-    type): it is a macro for a storage class or an attribute (xfs' STATIC, net's
-    INDIRECT_CALLABLE_SCOPE, zstd's MEM_STATIC...).
+    * `STATIC int`, `INDIRECT_CALLABLE_SCOPE int`, `MEM_STATIC U32 f(` -> the word blank: an
+      upper-case word right before `static`, `inline` or a type keyword, or before two words and
+      `(`, cannot be the type itself (a typedef name is never followed by another type): it is a
+      storage class or attribute macro (xfs' STATIC, net's INDIRECT_CALLABLE_SCOPE, zstd's...);
+    * a call followed by lines of `.field = x,`: a struct initializer (see struct_macro).
     """
-    for m in _STORAGE_MACRO.finditer(rw.code):
-        rw.erase(m.start(1), m.end(1))
+    for m in _COLUMN0_MACRO.finditer(rw.code):
+        if m.group("storage"):
+            rw.erase(m.start("storage"), m.end("storage"))
+        else:
+            _struct_macro(rw, m)
 
 
-_STORAGE_MACRO = re.compile(
-    rb"\n([A-Z][A-Z0-9_]+)[ \t]+(?=(?:static|inline|extern|void|int|char|short|long|unsigned|signed|bool"
-    rb"|struct|union|enum)\b|\w+(?:[ \t*]+|[ \t]*\n)[ \t*]*\w+[ \t]*\()"
+_COLUMN0_MACRO = re.compile(
+    rb"\n(?:(?P<storage>[A-Z][A-Z0-9_]+)[ \t]+(?=(?:static|inline|extern|void|int|char|short|long|unsigned"
+    rb"|signed|bool|struct|union|enum)\b|\w+(?:[ \t*]+|[ \t]*\n)[ \t*]*\w+[ \t]*\()"
+    # a column-0 call, `{` or the end of the line after it, then an indented `.field`
+    rb"|\w+[ \t]*(?P<open>\()[^\n;{]*\)[ \t]*(?P<brace>\{)?[ \t]*\n\s*\.[a-zA-Z_])"
 )
 
 
@@ -187,7 +193,7 @@ def static_macros(rw: "_Rewrite") -> None:
 _STATIC_UPPER = re.compile(rb"static[ \t]+(?:const[ \t]+)?([A-Z][A-Z0-9_]*)\b(?:[ \t]*(\())?")
 
 
-def struct_macros(rw: "_Rewrite") -> None:
+def _struct_macro(rw: "_Rewrite", m) -> None:
     """Column-0 macros that open a struct initializer the next lines fill with `.field = x,`.
 
     * `MACHINE_START(SIM_ONE, "Sim.One")` ... `MACHINE_END` (arm/arc board descriptions) ->
@@ -197,31 +203,28 @@ def struct_macros(rw: "_Rewrite") -> None:
     Either way the parser reads a declaration `T name = { ... };` with the macro as its type.
     """
     code = rw.code
-    for m in _STRUCT_MACRO.finditer(code):
-        open_at = m.start(1)
-        close = rw.closing_paren(open_at)
-        if close < 0 or close > m.end():
-            continue
-        args = rw.split_arguments(open_at, close)
-        if m.group(2):  # `name(arg) {`
-            if len(args) == 1:
-                rw.put(open_at, b" ")
-                rw.put(close, b"=")
-            continue
-        end_line = _COLUMN0_LINE.search(code, m.end())
-        if len(args) < 2 or end_line is None or not _END_WORD.fullmatch(end_line.group(1)):
-            continue
-        tail = args[0][1]
-        if close + 1 - tail < 4:
-            continue
-        rw.put(open_at, b" ")
-        rw.put(tail, b" = {".ljust(close + 1 - tail))
-        word_start = end_line.start(1)
-        rw.put(word_start, b"};".ljust(end_line.end(1) - word_start))
+    open_at = m.start("open")
+    close = rw.closing_paren(open_at)
+    if close < 0 or close > m.end():
+        return
+    args = rw.split_arguments(open_at, close)
+    if m.group("brace"):  # `name(arg) {`
+        if len(args) == 1:
+            rw.put(open_at, b" ")
+            rw.put(close, b"=")
+        return
+    end_line = _COLUMN0_LINE.search(code, m.end())
+    if len(args) < 2 or end_line is None or not _END_WORD.fullmatch(end_line.group(1)):
+        return
+    tail = args[0][1]
+    if close + 1 - tail < 4:
+        return
+    rw.put(open_at, b" ")
+    rw.put(tail, b" = {".ljust(close + 1 - tail))
+    word_start = end_line.start(1)
+    rw.put(word_start, b"};".ljust(end_line.end(1) - word_start))
 
 
-# a column-0 call, `{` or the end of the line after it, then an indented `.field`
-_STRUCT_MACRO = re.compile(rb"\n\w+[ \t]*(\()[^\n;{]*\)[ \t]*(\{)?[ \t]*\n\s*\.[a-zA-Z_]")
 _COLUMN0_LINE = re.compile(rb"\n([^ \t\n#][^\n]*)")
 _END_WORD = re.compile(rb"[A-Z][A-Z0-9_]*END[ \t]*")
 
@@ -510,13 +513,14 @@ def _digit_word(rw: "_Rewrite", m) -> None:
     rw.put(m.start("digit"), b"_" * digits)
 
 
+# (the lookaheads on the first byte make nearly every `(` and `,` fail at once)
 _OPEN_ARGUMENT = re.compile(
-    rb"\([ \t\n]*(?:(?P<empty>,)|(?P<jump>return|break|continue|goto)\b|(?P<digit>[0-9]+[a-zA-Z_]\w*)"
-    rb"|(?P<field>\.)[a-zA-Z_]\w*[ \t]*=[^=])"
+    rb"\([ \t\n]*+(?=[,rbcg0-9.])(?:(?P<empty>,)|(?P<jump>return|break|continue|goto)\b"
+    rb"|(?P<digit>[0-9]+[a-zA-Z_]\w*)|(?P<field>\.)[a-zA-Z_]\w*[ \t]*=[^=])"
 )
 _NEXT_ARGUMENT = re.compile(
-    rb",[ \t\n]*(?:(?P<empty>[,)])|(?P<jump>return|break|continue|goto)\b|(?P<digit>[0-9]+[a-zA-Z_]\w*)"
-    rb"|(?P<op>==|!=|<=|>=|&&|\|\||[-+*/%&|^<>])[ \t]*(?=,))"
+    rb",[ \t\n]*+(?=[,)rbcg0-9=!<>&|^*/%+-])(?:(?P<empty>[,)])|(?P<jump>return|break|continue|goto)\b"
+    rb"|(?P<digit>[0-9]+[a-zA-Z_]\w*)|(?P<op>==|!=|<=|>=|&&|\|\||[-+*/%&|^<>])[ \t]*(?=,))"
 )
 _NUMBER = re.compile(
     rb"(?:0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+(?:[eE][0-9]+)?)(?:[uU](?:ll|LL|l|L)?|(?:ll|LL|l|L)[uU]?|[fF])?"

@@ -65,8 +65,7 @@ def mask_source(source: bytes) -> Masked:
     rewrite = _Rewrite(source)
     rewrite.conditionals()
     rewrite.annotations()
-    idioms.storage_macros(rewrite)
-    idioms.struct_macros(rewrite)
+    idioms.column0_macros(rewrite)
     idioms.unnamed_bitfields(rewrite)
     idioms.typeof_types(rewrite)
     idioms.string_macros(rewrite)
@@ -364,11 +363,7 @@ class _Rewrite:
             edits.extend(pattern.finditer(code))
         for m in edits:
             start, end = m.span()
-            if m.group() == b"debug":  # sched's const_debug (`const` unless SCHED_DEBUG)
-                start -= 6
-                if code[start:end] != b"const_debug" or start > 0 and _is_word_byte(code[start - 1]):
-                    continue
-            elif start > 0 and _is_word_byte(code[start - 1]):
+            if start > 0 and _is_word_byte(code[start - 1]):
                 if code[start - 6:start] != b"debug_" or start > 6 and _is_word_byte(code[start - 7]):
                     continue  # "__rcu" inside a longer name
                 start -= 6  # mac80211's debug_noinline
@@ -635,7 +630,7 @@ _OTHER_ANNOTATIONS = (
     re.compile(rb"no(?:inline_for_stack|inline|trace|instr|kprobe_inline)\b"),  # also debug_noinline
     re.compile(rb"asmlinkage\b"),
     re.compile(rb"SEC\b(?=\s*\()"),  # BPF programs: SEC("struct_ops/...")
-    re.compile(rb"debug\b"),  # const_debug
+    re.compile(rb"const_debug\b"),  # sched: `const` unless SCHED_DEBUG
 )
 _ARGUMENTS_OPEN = re.compile(rb"\s*\(")
 
