@@ -139,19 +139,23 @@ def column0_macros(rw: "_Rewrite") -> None:
       storage class or attribute macro (xfs' STATIC, net's INDIRECT_CALLABLE_SCOPE, zstd's...);
     * a call followed by lines of `.field = x,`: a struct initializer (see struct_macro).
     """
-    for m in _COLUMN0_MACRO.finditer(rw.code):
+    code = rw.code
+    first = _COLUMN0_AT_START.match(code)  # the text's first line has no newline before it
+    for m in ([first] if first else []) + list(_COLUMN0_MACRO.finditer(code)):
         if m.group("storage"):
             rw.erase(m.start("storage"), m.end("storage"))
         else:
             _struct_macro(rw, m)
 
 
-_COLUMN0_MACRO = re.compile(
-    rb"\n(?:(?P<storage>[A-Z][A-Z0-9_]+)[ \t]+(?=(?:static|inline|extern|void|int|char|short|long|unsigned"
+_COLUMN0_MACRO_BODY = (
+    rb"(?:(?P<storage>[A-Z][A-Z0-9_]+)[ \t]+(?=(?:static|inline|extern|void|int|char|short|long|unsigned"
     rb"|signed|bool|struct|union|enum)\b|\w+(?:[ \t*]+|[ \t]*\n)[ \t*]*\w+[ \t]*\()"
     # a column-0 call, `{` or the end of the line after it, then an indented `.field`
     rb"|\w+[ \t]*(?P<open>\()[^\n;{]*\)[ \t]*(?P<brace>\{)?[ \t]*\n\s*\.[a-zA-Z_])"
 )
+_COLUMN0_MACRO = re.compile(rb"\n" + _COLUMN0_MACRO_BODY)
+_COLUMN0_AT_START = re.compile(_COLUMN0_MACRO_BODY)
 
 
 def static_macros(rw: "_Rewrite") -> None:
@@ -674,18 +678,22 @@ def _opens_list(rw: "_Rewrite", brace: int) -> bool:
 _LIST_DIRECTIVE = re.compile(rb"#[ \t]*(?:define|undef|include|pragma)\b")
 
 
-def dangling_continuations(rw: "_Rewrite") -> None:
-    """`#define X \\` followed by a line the mask blanked -> the backslash blank too.
+def directive_ends(rw: "_Rewrite") -> None:
+    r"""Directives whose text the mask blanked to the end of the line: let them end there.
 
-    When what followed a directive's line continuation was a comment or a blanked macro line,
-    tree-sitter's preprocessor argument skips the blank line and takes the next line of code as
-    the macro's value. Without the backslash the directive ends where its text ends.
+    tree-sitter-c reads a line continuation followed by a blank line, and a `#define NAME` with
+    only blanks after the name, as going on to the next line that has code: that line becomes the
+    macro's value and is lost to the parse. The mask makes such lines: it blanks comments
+    (`#define X /* off */`, `#define X \` over a comment line) and macro lines.
+
+    * a backslash before a blank line is blanked too, so the directive ends on its own line;
+    * a `#define X` whose line is blank after the name gets `/**/` at the end of those blanks (a
+      comment ending the line is what tree-sitter takes there; it needs 5 blank bytes, which a
+      blanked comment has).
     """
     out = rw.out
-    hits = [m.start() for m in _CONTINUATION.finditer(out)]
-    if not hits:
-        return
     comment_starts = [s for s, _ in rw.comments]
+    hits = [m.start() for m in _CONTINUATION.finditer(out)]
     for at in reversed(hits):  # last first: a blanked backslash may leave the line above dangling
         eol = out.find(b"\n", at + 2)
         if eol < 0:
@@ -697,6 +705,10 @@ def dangling_continuations(rw: "_Rewrite") -> None:
         if i >= 0 and rw.comments[i][1] > eol:
             continue
         rw.put(at, b" ")
+    for m in _BLANK_DEFINE.finditer(out):
+        if m.end(1) - m.start(1) >= 5:  # the comment must end the line: blanks after it count too
+            rw.put(m.end(1) - 4, b"/**/")
 
 
 _CONTINUATION = re.compile(rb"\\\n")
+_BLANK_DEFINE = re.compile(rb"#[ \t]*define[ \t]+\w+([ \t]+)(?=\n)")

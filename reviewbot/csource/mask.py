@@ -81,7 +81,7 @@ def mask_source(source: bytes) -> Masked:
     idioms.directives_in_lists(rewrite)
     rewrite.type_arguments()
     rewrite.bare_macro_lines()
-    idioms.dangling_continuations(rewrite)
+    idioms.directive_ends(rewrite)
     text = bytes(rewrite.out)
     assert len(text) == len(source)
     return Masked(text, tuple(rewrite.comments))
