@@ -137,24 +137,42 @@ def column0_macros(rw: "_Rewrite") -> None:
       upper-case word right before `static`, `inline` or a type keyword, or before two words and
       `(`, cannot be the type itself (a typedef name is never followed by another type): it is a
       storage class or attribute macro (xfs' STATIC, net's INDIRECT_CALLABLE_SCOPE, zstd's...);
-    * a call followed by lines of `.field = x,`: a struct initializer (see struct_macro).
+    * a call followed by lines of `.field = x,`: a struct initializer (see struct_macro);
+    * an upper-case word alone on its line after a `;`, `}` or directive and before a keyword
+      that starts a declaration (a macro that defines functions or tables,
+      `DECLARE_VM_GET_PAGE_PROT`) -> blank; before a name it is a type (`LONG\nArcRead(...)`).
     """
     code = rw.code
     first = _COLUMN0_AT_START.match(code)  # the text's first line has no newline before it
     for m in ([first] if first else []) + list(_COLUMN0_MACRO.finditer(code)):
-        if m.group("storage"):
+        if m.group("alone"):
+            nxt = rw.next_token(m.end())[1]
+            if _END_WORD.fullmatch(m.group("alone")) or nxt[:1] in _WORD_START and nxt not in _DECLARATION_START:
+                continue  # MACHINE_END (struct_macro's), or a type (`LONG\nArcRead(...)`)
+            if nxt in _CONTINUES_LINE:
+                continue  # an expression going on
+            if rw.prev_token(m.start("alone"))[1] in (b";", b"}", b")", b"") or rw.ends_directive(m.start() - 1):
+                rw.erase(m.start("alone"), m.end("alone"))
+        elif m.group("storage"):
             rw.erase(m.start("storage"), m.end("storage"))
         else:
             _struct_macro(rw, m)
 
 
 _COLUMN0_MACRO_BODY = (
-    rb"(?:(?P<storage>[A-Z][A-Z0-9_]+)[ \t]+(?=(?:static|inline|extern|void|int|char|short|long|unsigned"
+    # an upper-case word alone on its line (`DECLARE_VM_GET_PAGE_PROT`) defines things
+    rb"(?:(?P<alone>[A-Z][A-Z0-9_]{2,})[ \t]*(?=\n)|(?P<storage>[A-Z][A-Z0-9_]+)[ \t]+(?=(?:static|inline|extern|void|int|char|short|long|unsigned"
     rb"|signed|bool|struct|union|enum)\b|\w+(?:[ \t*]+|[ \t]*\n)[ \t*]*\w+[ \t]*\()"
     # a column-0 call, `{` or the end of the line after it, then an indented `.field`
     rb"|\w+[ \t]*(?P<open>\()[^\n;{]*\)[ \t]*(?P<brace>\{)?[ \t]*\n\s*\.[a-zA-Z_])"
 )
 _COLUMN0_MACRO = re.compile(rb"\n" + _COLUMN0_MACRO_BODY)
+_DECLARATION_START = frozenset(
+    b"static extern inline const volatile typedef struct union enum void int char short long unsigned signed"
+    b" bool".split()
+)
+_CONTINUES_LINE = frozenset([b"=", b"(", b"[", b",", b";", b"+", b"-", b"*", b"/", b"|", b"&", b"?", b":", b".",
+                             b"<", b">", b"^", b"%", b"{"])
 _COLUMN0_AT_START = re.compile(_COLUMN0_MACRO_BODY)
 
 
@@ -166,7 +184,8 @@ def static_macros(rw: "_Rewrite") -> None:
       trees, ...) named by its first argument; with only that one it is the declaration
       `static T (name);` the parser reads.
     * `static SBA_INLINE void f(`, `static FORCE_INLINE U32 f(` -> the word blank: before a type
-      keyword, or before two more words, it cannot be the type (`static FUNC const t[]` keeps it).
+      keyword, or before two more words, it cannot be the type (`static FUNC const t[]` keeps it);
+      so are upper-case words between the type and the name (`static u32 INIT f(`).
     """
     code = rw.code
     for m in _STATIC_UPPER.finditer(code):
@@ -192,6 +211,35 @@ def static_macros(rw: "_Rewrite") -> None:
             if not (after == b"*" or after[:1] in _WORD_START):
                 continue
         rw.erase(start, end)
+    _static_head_annotations(rw)
+
+
+def _static_head_annotations(rw: "_Rewrite") -> None:
+    """`static inline uint32_t INIT rc_read(`, `static void ACPI_SYSTEM_XFACE f(`: an upper-case
+    word between the type and the function's name is an attribute macro (the type has its place
+    before it, the name after it) -> blank."""
+    code = rw.code
+    for m in _STATIC_HEAD.finditer(code):
+        words = [w for w in _HEAD_WORD.finditer(code, m.start(1), m.end(1))
+                 if w.group() not in _HEAD_KEYWORDS]
+        if len(words) < 3 or words[-1].group() == b"*":
+            continue
+        first = words[0].group()
+        i = 1
+        if first in (b"struct", b"union", b"enum"):
+            i = 2
+        elif first in _TYPE_KEYWORDS:
+            while i < len(words) and words[i].group() in _TYPE_KEYWORDS:
+                i += 1
+        for w in words[i:-1]:
+            word = w.group()
+            if len(word) >= 3 and _is_upper_macro(word) and word[:1] != b"_":
+                rw.erase(w.start(), w.end())
+
+
+_STATIC_HEAD = re.compile(rb"static[ \t]([^\n;(){}=\[\]\"]*)\(")
+_HEAD_WORD = re.compile(rb"\w+|\*")
+_HEAD_KEYWORDS = frozenset(b"static inline __inline __inline__ extern const volatile".split())
 
 
 _STATIC_UPPER = re.compile(rb"static[ \t]+(?:const[ \t]+)?([A-Z][A-Z0-9_]*)\b(?:[ \t]*(\())?")

@@ -576,7 +576,7 @@ class _Rewrite:
                 continue
             if m.group(2) in _C_KEYWORDS:
                 continue
-            self.erase(m.start(2), close + 1)
+            self.erase(m.end(1), close + 1)
 
 
 _DIRECTIVE_START = re.compile(rb"[ \t]*#")
@@ -691,7 +691,8 @@ _TYPE_TAKING = frozenset(
 )
 
 _LINE_ENDING_IN_PAREN = re.compile(rb"\)[ \t]*\n")
-_BARE_MACRO_LINE = re.compile(rb"([ \t]*)(\w+)[ \t]*(\()[^;{}\n]*\)[ \t]*\n")
+# (`static DEF_SCSI_QCMD(name)` defines a function without a `;` too)
+_BARE_MACRO_LINE = re.compile(rb"([ \t]*)(?:static[ \t]+(?=[A-Z]))?(\w+)[ \t]*(\()[^;{}\n]*\)[ \t]*\n")
 _NEXT_TOKEN_ACROSS_LINES = re.compile(rb"[ \t]*(\n\s*)?(\w+|\S|)")
 _LINE_INDENT = re.compile(rb"([ \t]*)(\w+|\S|)")
 
