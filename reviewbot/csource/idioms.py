@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from reviewbot.csource.mask import _Rewrite
 
 
-_SPACE = frozenset(b" \t\n\r\f\v")
 _TOKEN = re.compile(rb"\s*(\w+|\S|)")
 _WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _MEMBER_OR_WORD = _WORD_BYTES | frozenset(b".>")
@@ -166,7 +165,7 @@ _COLUMN0_MACRO_BODY = (
     # a column-0 call, `{` or the end of the line after it, then an indented `.field`
     rb"|\w+[ \t]*(?P<open>\()[^\n;{]*\)[ \t]*(?P<brace>\{)?[ \t]*\n\s*\.[a-zA-Z_])"
 )
-_COLUMN0_MACRO = re.compile(rb"\n" + _COLUMN0_MACRO_BODY)
+_COLUMN0_MACRO = re.compile(rb"\n(?=[A-Za-z_])" + _COLUMN0_MACRO_BODY)  # indented lines fail at once
 _DECLARATION_START = frozenset(
     b"static extern inline const volatile typedef struct union enum void int char short long unsigned signed"
     b" bool".split()
@@ -237,7 +236,8 @@ def _static_head_annotations(rw: "_Rewrite") -> None:
                 rw.erase(w.start(), w.end())
 
 
-_STATIC_HEAD = re.compile(rb"static[ \t]([^\n;(){}=\[\]\"]*)\(")
+# a static function's head up to `(`, with an upper-case letter in it
+_STATIC_HEAD = re.compile(rb"static[ \t](?=[^\n;(){}=\[\]\"A-Z]*+[A-Z])([^\n;(){}=\[\]\"]*)\(")
 _HEAD_WORD = re.compile(rb"\w+|\*")
 _HEAD_KEYWORDS = frozenset(b"static inline __inline __inline__ extern const volatile".split())
 
@@ -353,9 +353,7 @@ def string_macros(rw: "_Rewrite") -> None:
     code = rw.code
     edits = []
     for s_start, s_end in rw.strings:
-        before = s_start
-        while before > 0 and code[before - 1] in _SPACE:
-            before -= 1
+        before = rw.skip_space_back(s_start)
         if before > 0 and (code[before - 1] in _WORD_OR_CLOSE) and not rw.ends_directive(before):
             end = s_start
             while (span := _macro_before(rw, end)) is not None:
@@ -373,9 +371,7 @@ def string_macros(rw: "_Rewrite") -> None:
 
 def _macro_before(rw: "_Rewrite", end: int) -> tuple[int, int] | None:
     code = rw.code
-    i = end
-    while i > 0 and code[i - 1] in _SPACE:  # `printk(KERN_ERR PFX\n\t"...")` too
-        i -= 1
+    i = rw.skip_space_back(end)  # `printk(KERN_ERR PFX\n\t"...")` too
     if i == 0:
         return None
     if code[i - 1] == 0x29:  # ')': an upper-case macro call or __stringify(...)
@@ -596,9 +592,7 @@ def statement_ends(rw: "_Rewrite") -> None:
             open_at = rw.opening_paren(m.end() - 1, 1024)
             if open_at < 0:
                 continue
-            word_end = open_at
-            while word_end > 0 and code[word_end - 1] in _SPACE:
-                word_end -= 1
+            word_end = rw.skip_space_back(open_at)
             word = code[rw.word_start(word_end):word_end]
             if word in (b"for", b""):
                 continue  # a for header, or a group
@@ -691,9 +685,7 @@ def directives_in_lists(rw: "_Rewrite") -> None:
         start = m.start()
         if not rw.at_line_start(start):
             continue
-        before = start
-        while before > 0 and code[before - 1] in _SPACE:
-            before -= 1
+        before = rw.skip_space_back(start)
         if before == 0 or rw.ends_directive(before - 1):
             continue  # after another directive that stays: the same place
         c = code[before - 1]

@@ -220,6 +220,18 @@ class _Rewrite:
             i -= 1
         return i == 0 or code[i - 1] == 0x0A
 
+    def skip_space_back(self, at: int) -> int:
+        """The offset just after the last non-whitespace byte before `at` (0 when none is)."""
+        code = self.code
+        # blanked comments make long runs of spaces: strip them in chunks, at C speed
+        while at > 0:
+            low = max(0, at - 256)
+            kept = len(code[low:at].rstrip())
+            if kept:
+                return low + kept
+            at = low
+        return 0
+
     def word_start(self, at: int) -> int:
         """Where the identifier that ends at `at` starts (`at` when none does)."""
         code = self.code
@@ -235,9 +247,7 @@ class _Rewrite:
     def prev_token(self, at: int) -> tuple[int, bytes]:
         """The token before `at` (whitespace skipped): (its start, its text); b"" at the start."""
         code = self.code
-        i = at
-        while i > 0 and code[i - 1] in _SPACE_BYTES:
-            i -= 1
+        i = self.skip_space_back(at)
         if i == 0:
             return 0, b""
         start = self.word_start(i)
@@ -252,11 +262,8 @@ class _Rewrite:
 
     def ends_statement_before(self, at: int) -> bool:
         """True when the code before `at` ends with `;`, `{`, `}` or a label's `:`."""
-        code = self.code
-        i = at
-        while i > 0 and code[i - 1] in _SPACE_BYTES:
-            i -= 1
-        return i > 0 and code[i - 1] in b";{}:"
+        i = self.skip_space_back(at)
+        return i > 0 and self.code[i - 1] in b";{}:"
 
     def ends_directive(self, at: int) -> bool:
         """True when the line holding `at` is a preprocessor line or continues one."""
@@ -277,9 +284,7 @@ class _Rewrite:
         preprocessor line (`#define X 32` ends with no `;` but ends what stands before it)."""
         code = self.code
         while True:
-            i = at
-            while i > 0 and code[i - 1] in _SPACE_BYTES:
-                i -= 1
+            i = self.skip_space_back(at)
             if i == 0 or code[i - 1] in b";{}":
                 return True
             if code.find(b"\n", i, at) >= 0 and self.ends_directive(i):
@@ -462,11 +467,8 @@ class _Rewrite:
         self.put(start, keyword.ljust(end - start))
 
     def _after_close_brace(self, at: int) -> bool:
-        code = self.code
-        i = at
-        while i > 0 and code[i - 1] in _SPACE_BYTES:
-            i -= 1
-        return i > 0 and code[i - 1] == 0x7D  # '}'
+        i = self.skip_space_back(at)
+        return i > 0 and self.code[i - 1] == 0x7D  # '}'
 
     def type_arguments(self) -> None:
         # tree-sitter-c's offsetof() takes only a plain member; as a call it takes anything.
@@ -691,8 +693,10 @@ _TYPE_TAKING = frozenset(
 )
 
 _LINE_ENDING_IN_PAREN = re.compile(rb"\)[ \t]*\n")
-# (`static DEF_SCSI_QCMD(name)` defines a function without a `;` too)
-_BARE_MACRO_LINE = re.compile(rb"([ \t]*)(?:static[ \t]+(?=[A-Z]))?(\w+)[ \t]*(\()[^;{}\n]*\)[ \t]*\n")
+# (`static DEF_SCSI_QCMD(name)` defines a function without a `;` too; `if (x)` lines fail at once)
+_BARE_MACRO_LINE = re.compile(
+    rb"([ \t]*)(?:static[ \t]+(?=[A-Z]))?(?!(?:if|for|switch)\b)(\w+)[ \t]*(\()[^;{}\n]*\)[ \t]*\n"
+)
 _NEXT_TOKEN_ACROSS_LINES = re.compile(rb"[ \t]*(\n\s*)?(\w+|\S|)")
 _LINE_INDENT = re.compile(rb"([ \t]*)(\w+|\S|)")
 
@@ -717,4 +721,3 @@ _C_KEYWORDS = frozenset(
 _DEFINITION_PARTS = (re.compile(rb"DE(?:FINE|CLARE)_"), re.compile(rb"LIST_HEAD"), re.compile(rb"__bpf_md_ptr"))
 _DEFINITION_MACRO = re.compile(rb"((?:DEFINE|DECLARE)_\w+|__bpf_md_ptr|\w*LIST_HEAD)[ \t]*\(")
 _NAME_LAST = frozenset([b"__bpf_md_ptr"])
-_SPACE_BYTES = frozenset(b" \t\n\r\f\v")
