@@ -322,3 +322,20 @@ def test_unnamed_bitfields_and_typeof_declarations():
                  b"\tconst typeof(*ubuf) *p = ubuf;\n\tif (size != (__typeof__(ubuf->st_size))size)\n"
                  b"\t\treturn;\n\ttypeof_member(struct proc_ops, proc_read) read;\n}\n")
     assert names(unit) == ["f"] and b"mode : 3" in unit.masked
+
+
+def test_polling_macros_take_if_break_as_an_argument():
+    unit = clean(b"int wait_idle(struct nvkm_device *device)\n{\n"
+                 b"\tif (nvkm_msec(device, 10,\n\t\tif (!(nvkm_rd32(device, 0x400700) & 1))\n\t\t\tbreak;\n"
+                 b"\t) < 0)\n\t\treturn -EBUSY;\n\treturn 0;\n}\n")
+    assert names(unit) == ["wait_idle"] and node_types(unit).count("if_statement") == 1
+
+
+def test_multi_line_definition_macro_without_semicolon():
+    unit = clean(b"DEFINE_BPF_ITER_FUNC(task_file, struct bpf_iter_meta *meta,\n\t\t     struct file *file)\n\n"
+                 b"static struct ctx *\nlookup(struct ctx *ctx,\n       unsigned long flags)\n{\n"
+                 b"\tstatic const void * const table[2] __annotate_jump_table = { &&a, &&b };\n"
+                 b"a:\nb:\n\treturn ctx;\n}\n"
+                 b"#define CHECK(a, b) \\\ncheck_bits(a,\n\tb)\n")
+    assert names(unit) == ["lookup"]
+    assert b"check_bits(a," in unit.masked  # a #define's body stays

@@ -90,6 +90,11 @@ def unlisted_annotations(rw: "_Rewrite", words: list) -> None:
             if name[:1] in _WORD_START and rw.next_token(name_at + len(name))[1] == b")":
                 edits.append((start, end))
             continue
+        if prev == b"]" and nxt in (b"=", b";"):
+            # `jumptable[256] __annotate_jump_table = {`: after an array declarator
+            if not rw.ends_directive(start):
+                edits.append((start, end))
+            continue
         if _SECTION_WORD.fullmatch(word):
             if not (prev[:1] in _WORD_START or prev in (b"*", b"]", b")")):
                 continue
@@ -137,6 +142,7 @@ def column0_macros(rw: "_Rewrite") -> None:
       `(`, cannot be the type itself (a typedef name is never followed by another type): it is a
       storage class or attribute macro (xfs' STATIC, net's INDIRECT_CALLABLE_SCOPE, zstd's...);
     * a call followed by lines of `.field = x,`: a struct initializer (see struct_macro);
+    * a call over several lines without `;` before a declaration: a macro (multi_line_macro);
     * an upper-case word alone on its line after a `;`, `}` or directive and before a keyword
       that starts a declaration (a macro that defines functions or tables,
       `DECLARE_VM_GET_PAGE_PROT`) -> blank; before a name it is a type (`LONG\nArcRead(...)`).
@@ -154,8 +160,32 @@ def column0_macros(rw: "_Rewrite") -> None:
                 rw.erase(m.start("alone"), m.end("alone"))
         elif m.group("storage"):
             rw.erase(m.start("storage"), m.end("storage"))
+        elif m.group("call"):
+            _multi_line_macro(rw, m)
         else:
             _struct_macro(rw, m)
+
+
+def _multi_line_macro(rw: "_Rewrite", m) -> None:
+    """`DEFINE_BPF_ITER_FUNC(task_file, struct bpf_iter_meta *meta,\n ...)` with no `;`, before a
+    declaration: a column-0 macro over several lines that defines things -> blank (on one line
+    it is mask.bare_macro_lines'). A function's name on its own line (`static int\nf(int a)\n{`)
+    is followed by `{` or `;` and stays."""
+    code = rw.code
+    start = m.start("call")
+    open_at = m.end() - 1
+    close = rw.closing_paren(open_at)
+    if close < 0 or code.find(b"\n", open_at, close) < 0 or m.group("call") in _NOT_LOOP_MACROS:
+        return
+    nxt_at, nxt = rw.next_token(close + 1)
+    if code.find(b"\n", close, nxt_at) < 0 and nxt:
+        return  # something follows on the same line
+    if nxt not in _DECLARATION_START and nxt:
+        return
+    if rw.prev_token(start)[1] not in (b";", b"}", b")", b"") and not rw.ends_directive(start - 1):
+        return  # after a type: a function's name (`static struct x *\nf(...)`)
+    if not rw.ends_directive(start):  # (a line of a #define's body)
+        rw.erase(start, close + 1)
 
 
 _COLUMN0_MACRO_BODY = (
@@ -163,7 +193,9 @@ _COLUMN0_MACRO_BODY = (
     rb"(?:(?P<alone>[A-Z][A-Z0-9_]{2,})[ \t]*(?=\n)|(?P<storage>[A-Z][A-Z0-9_]+)[ \t]+(?=(?:static|inline|extern|void|int|char|short|long|unsigned"
     rb"|signed|bool|struct|union|enum)\b|\w+(?:[ \t*]+|[ \t]*\n)[ \t*]*\w+[ \t]*\()"
     # a column-0 call, `{` or the end of the line after it, then an indented `.field`
-    rb"|\w+[ \t]*(?P<open>\()[^\n;{]*\)[ \t]*(?P<brace>\{)?[ \t]*\n\s*\.[a-zA-Z_])"
+    rb"|\w+[ \t]*(?P<open>\()[^\n;{]*\)[ \t]*(?P<brace>\{)?[ \t]*\n\s*\.[a-zA-Z_]"
+    # any other call: one over several lines without `;` is a macro (see multi_line_macro)
+    rb"|(?P<call>\w+)[ \t]*\((?=[^\n;]*\n))"
 )
 _COLUMN0_MACRO = re.compile(rb"\n(?=[A-Za-z_])" + _COLUMN0_MACRO_BODY)  # indented lines fail at once
 _DECLARATION_START = frozenset(
@@ -517,7 +549,8 @@ def arguments(rw: "_Rewrite") -> None:
       -> a leading `return`/`break`/`continue`/`goto` blank (a trailing `;` is statement_ends');
     * operators: `ASSERTCMP(x, ==, 0)` -> the operator and the comma before it blank;
     * designated initializers: `X86_CONFIG(.event=0xc0, .umask=0x01)` -> their dots blank, which
-      leaves assignments.
+      leaves assignments;
+    * `if (cond) break;` as the last argument (nouveau's polling macros) -> `(cond)`.
     """
     code = rw.code
     for m in _OPEN_ARGUMENT.finditer(code):
@@ -548,6 +581,27 @@ def arguments(rw: "_Rewrite") -> None:
             _digit_word(rw, m)
         elif m.group("op"):
             rw.erase(m.start(), m.end("op"))
+        elif m.group("cond"):
+            _conditional_argument(rw, m)
+
+
+def _conditional_argument(rw: "_Rewrite", m) -> None:
+    """`nvif_msec(dev, 10, if (rd32(dev, R) & 1) break; ) < 0`: the polling macros of nouveau take
+    `if (cond) break;` as their last argument -> `(cond)` alone, the if, jump and `;` blank."""
+    code = rw.code
+    open_at = m.end() - 1
+    close = rw.closing_paren(open_at)
+    if close < 0:
+        return
+    jump_at, jump = rw.next_token(close + 1)
+    if jump not in (b"break", b"continue", b"return", b"goto"):
+        return
+    semicolon = code.find(b";", jump_at)
+    if semicolon < 0 or code.find(b")", jump_at, semicolon) >= 0 and jump != b"return":
+        return
+    rw.erase(m.start("cond"), m.end("cond"))
+    rw.erase(jump_at, jump_at + len(jump) if jump != b"goto" else semicolon)
+    rw.put(semicolon, b" ")
 
 
 def _digit_word(rw: "_Rewrite", m) -> None:
@@ -567,8 +621,9 @@ _OPEN_ARGUMENT = re.compile(
     rb"|(?P<digit>[0-9]+[a-zA-Z_]\w*)|(?P<field>\.)[a-zA-Z_]\w*[ \t]*=[^=])"
 )
 _NEXT_ARGUMENT = re.compile(
-    rb",[ \t\n]*+(?=[,)rbcg0-9=!<>&|^*/%+-])(?:(?P<empty>[,)])|(?P<jump>return|break|continue|goto)\b"
-    rb"|(?P<digit>[0-9]+[a-zA-Z_]\w*)|(?P<op>==|!=|<=|>=|&&|\|\||[-+*/%&|^<>])[ \t]*(?=,))"
+    rb",[ \t\n]*+(?=[,)rbcgi0-9=!<>&|^*/%+-])(?:(?P<empty>[,)])|(?P<jump>return|break|continue|goto)\b"
+    rb"|(?P<digit>[0-9]+[a-zA-Z_]\w*)|(?P<op>==|!=|<=|>=|&&|\|\||[-+*/%&|^<>])[ \t]*(?=,)"
+    rb"|(?P<cond>if)[ \t\n]*\()"
 )
 _NUMBER = re.compile(
     rb"(?:0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+(?:[eE][0-9]+)?)(?:[uU](?:ll|LL|l|L)?|(?:ll|LL|l|L)[uU]?|[fF])?"

@@ -8,7 +8,7 @@ result stands where the same byte of the source stands, so a node's byte range a
 masked text are its byte range and line in the source (and in the diff). Checks always read the
 original text through those ranges, never the masked text.
 
-What is rewritten (each measured on linux-source-6.1 kernel/bpf and mm, biggest first; see
+What is rewritten here (each measured on linux-source-6.1 kernel/bpf and mm, biggest first; see
 docs/csource.md and bench/parse_bench.py):
 
 * comments become spaces (their spans are returned so kernel-doc can be read from the source);
@@ -18,13 +18,20 @@ docs/csource.md and bench/parse_bench.py):
   spaces;
 * iterator macros used as statements (`list_for_each_entry_srcu(p, h, m, c) {`, brace-less bodies
   too) get their name replaced by `while` padded with spaces: the argument list stays in place as
-  a comma expression in the loop condition;
+  a comma expression in the loop condition; `do_each_thread(g, t) {` ... `} while_each_thread(g,
+  t);` becomes a do-while;
 * function-defining macros (`BPF_CALL_3(name, T1, a1, ...)`, `SYSCALL_DEFINE2(...)`) become
   `int name(T1 a1, ...)` by rewriting the macro name and the separating commas only;
 * type arguments of macro calls (`container_of(p, struct foo, m)`, `min_t(unsigned long, ...)`)
   become identifiers by turning the spaces between their words into `_`;
-* top-level macro lines without a `;` (`BTF_ID(struct, x)`) and member macros in structs become
-  blank.
+* top-level macro lines without a `;` (`BTF_ID(struct, x)`, `N(UP) N(DOWN)`, `static
+  DEF_SCSI_QCMD(f)`) and member macros in structs become blank; an indented one with a
+  deeper-indented body (`skb_walk_frags(skb, f)`) is a loop.
+
+idioms.py has the rewrites found beyond kernel/bpf and mm (the 1,730 .c files that use RCU, then
+the whole tree): annotations nobody listed, string-literal macros, asm templates, declaration and
+board macros, odd macro arguments, loop macros not named for_each, case ranges, directives inside
+initializers and the ends of directives the mask blanked.
 
 Everything works on bytes with precompiled regexes, so non-ASCII text, invalid UTF-8 and NUL bytes
 pass through unchanged in length.
@@ -622,6 +629,7 @@ __attribute__ __attribute __nonstring __designated_init __no_randomize_layout __
 __cpuidle __init_memblock __initdata_memblock __meminit_or_memblock __refdata_memblock
 __data_racy __guarded_by __pt_guarded_by __ro_after_init_scope
 __free __cleanup __const __noendbr __head __xipram __prombss __noipa __trap_section __initmv
+__realloc_size __annotate_jump_table
 """.split()
 # Python's regex engine finds a pattern fast when it starts with one literal, and slowly when it
 # starts with an alternation, so all `__` words are found by one scan and looked up in a set, and
