@@ -336,6 +336,6 @@ def test_multi_line_definition_macro_without_semicolon():
                  b"static struct ctx *\nlookup(struct ctx *ctx,\n       unsigned long flags)\n{\n"
                  b"\tstatic const void * const table[2] __annotate_jump_table = { &&a, &&b };\n"
                  b"a:\nb:\n\treturn ctx;\n}\n"
-                 b"#define CHECK(a, b) \\\ncheck_bits(a,\n\tb)\n")
+                 b"#define CHECK(a, b) \\\ncheck_bits(a, \\\n\tb)\n")
     assert names(unit) == ["lookup"]
     assert b"check_bits(a," in unit.masked  # a #define's body stays
