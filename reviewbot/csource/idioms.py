@@ -9,9 +9,10 @@ markers nobody listed, string-literal macros, asm templates built by macros, sys
 declaration macros, code and odd tokens as macro arguments, loop macros not named for_each, GNU
 case ranges, directives inside initializers. docs/csource.md has the measured gain of each.
 
-Speed: a regex scan of the text costs about as much when it starts with a literal as a search for
-that literal (which is what makes the others slow), so every pattern here starts with a literal,
-and passes that look at the same literal share one scan.
+Speed: Python's regex engine scans fast for a pattern that starts with a literal and slowly for one
+that starts with a character class or an alternation, so every pattern here starts with a literal
+(checking the next byte in a lookahead when the literal is common), and passes that look at the
+same literal share one scan.
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ def unlisted_annotations(rw: "_Rewrite", words: list) -> None:
       init/exit ending the word or before data/const/_or_x/_memblock) are blanked between a type
       or a declarator and a name, `*`, `=`, `;`, `{` or `,`;
     * any other such word only between a type (a type word, a typedef, `*`) and a declarator (a
-      name followed by `(`, `=`, `;`, `[`, ... or `*`), where no variable can stand.
+      name followed by `(`, `=`, `;`, `[`, ... or `*`), where no variable can stand;
+    * `__word(args)` only after a declarator (`x[] __alias(y);`) and before `;`, `=` or `,`;
+    * `(__efiapi *name)`, and a word after `]` before `=` or `;`.
 
     Known type names (`__u32`, `__be16`, `__int128`, `*_t`) and linker symbols
-    (`__start_ro_after_init`) are never blanked, nor anything before `(`.
+    (`__start_ro_after_init`) are never blanked, nor a word that a call or a prototype needs.
     """
     code = rw.code
     edits = []
@@ -135,7 +138,7 @@ _ASM_WORDS = frozenset([b"asm", b"__asm__", b"__asm"])
 
 
 def column0_macros(rw: "_Rewrite") -> None:
-    """Macros in column 0, found by one scan of the line starts.
+    r"""Macros in column 0, found by one scan of the line starts.
 
     * `STATIC int`, `INDIRECT_CALLABLE_SCOPE int`, `MEM_STATIC U32 f(` -> the word blank: an
       upper-case word right before `static`, `inline` or a type keyword, or before two words and
@@ -167,7 +170,7 @@ def column0_macros(rw: "_Rewrite") -> None:
 
 
 def _multi_line_macro(rw: "_Rewrite", m) -> None:
-    """`DEFINE_BPF_ITER_FUNC(task_file, struct bpf_iter_meta *meta,\n ...)` with no `;`, before a
+    r"""`DEFINE_BPF_ITER_FUNC(task_file, struct bpf_iter_meta *meta,\n ...)` with no `;`, before a
     declaration: a column-0 macro over several lines that defines things -> blank (on one line
     it is mask.bare_macro_lines'). A function's name on its own line (`static int\nf(int a)\n{`)
     is followed by `{` or `;` and stays."""
@@ -190,7 +193,9 @@ def _multi_line_macro(rw: "_Rewrite", m) -> None:
 
 _COLUMN0_MACRO_BODY = (
     # an upper-case word alone on its line (`DECLARE_VM_GET_PAGE_PROT`) defines things
-    rb"(?:(?P<alone>[A-Z][A-Z0-9_]{2,})[ \t]*(?=\n)|(?P<storage>[A-Z][A-Z0-9_]+)[ \t]+(?=(?:static|inline|extern|void|int|char|short|long|unsigned"
+    rb"(?:(?P<alone>[A-Z][A-Z0-9_]{2,})[ \t]*(?=\n)"
+    # a storage macro: before a type keyword, or before two words and `(`
+    rb"|(?P<storage>[A-Z][A-Z0-9_]+)[ \t]+(?=(?:static|inline|extern|void|int|char|short|long|unsigned"
     rb"|signed|bool|struct|union|enum)\b|\w+(?:[ \t*]+|[ \t]*\n)[ \t*]*\w+[ \t]*\()"
     # a column-0 call, `{` or the end of the line after it, then an indented `.field`
     rb"|\w+[ \t]*(?P<open>\()[^\n;{]*\)[ \t]*(?P<brace>\{)?[ \t]*\n\s*\.[a-zA-Z_]"
