@@ -339,3 +339,14 @@ def test_multi_line_definition_macro_without_semicolon():
                  b"#define CHECK(a, b) \\\ncheck_bits(a, \\\n\tb)\n")
     assert names(unit) == ["lookup"]
     assert b"check_bits(a," in unit.masked  # a #define's body stays
+
+
+def test_unclosed_and_nested_parentheses_cost_no_time_squared():
+    import time
+
+    n = 20000
+    for text in (b"\nfoo(a,\n" * n, b"\tlist_for_each(" * n + b")" * n, b"(" * n + b"\tx) {\n" * n,
+                 b"asm(\n" * n, b"} while_each_thread(" * n, b"f(a, if (" * n, b"\nfoo(" * n + b")" * n):
+        started = time.perf_counter()
+        assert len(mask(text)) == len(text)
+        assert time.perf_counter() - started < 10  # about 0.1 s each; minutes before the bound

@@ -169,38 +169,35 @@ class _Rewrite:
         """Offset of the `(` matching the `)` at `close_at` (looking back at most `limit` bytes)."""
         code = self.code
         low = max(0, close_at - limit)
-        depth = 0
-        j = close_at + 1
+        # one `(` at a time, the `)` after it counted at C speed
+        depth = 1
+        pos = close_at
         while True:
-            o = code.rfind(b"(", low, j)
-            c = code.rfind(b")", low, j)
-            if c > o:
-                depth += 1
-                j = c
-            elif o < 0:
+            open_at = code.rfind(b"(", low, pos)
+            if open_at < 0:
                 return -1
-            else:
-                depth -= 1
-                j = o
-                if depth == 0:
-                    return o
+            depth += code.count(b")", open_at + 1, pos) - 1
+            if depth == 0:
+                return open_at
+            pos = open_at
 
-    def closing_paren(self, open_at: int) -> int:
-        """Offset of the `)` matching the `(` at `open_at`, or -1 when it is not closed."""
-        depth = 0
-        search = _PAREN.search
-        pos = open_at
+    def closing_paren(self, open_at: int, limit: int = 8192) -> int:
+        """Offset of the `)` matching the `(` at `open_at`, or -1 when it is not closed within
+        `limit` bytes (no macro call, asm statement or loop header of the kernel is half that long;
+        the bound keeps text full of unclosed parentheses from costing time squared)."""
+        code = self.code
+        end = min(len(code), open_at + limit)
+        # one `)` at a time, the `(` before it counted at C speed: text without `)` ends at once
+        depth = 1
+        pos = open_at + 1
         while True:
-            m = search(self.code, pos)
-            if m is None:
+            close = code.find(b")", pos, end)
+            if close < 0:
                 return -1
-            if m.group() == b"(":
-                depth += 1
-            else:
-                depth -= 1
-                if depth == 0:
-                    return m.start()
-            pos = m.end()
+            depth += code.count(b"(", pos, close) - 1
+            if depth == 0:
+                return close
+            pos = close + 1
 
     def split_arguments(self, open_at: int, close_at: int) -> list[tuple[int, int]]:
         """Byte spans of the top-level comma-separated arguments between two parens."""
@@ -596,7 +593,6 @@ def _is_word_byte(byte: int) -> bool:
     return byte in _WORD_BYTES
 
 
-_PAREN = re.compile(rb"[()]")
 _ARG_PUNCT = re.compile(rb"[()\[\]{},]")
 _NEXT_TOKEN = re.compile(rb"\s*(\w+|\S|)")
 
