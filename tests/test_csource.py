@@ -187,6 +187,18 @@ def test_stats_count_lines_functions_and_errors(tmp_path):
     assert masked["lines_in_error"] == 1
     assert raw["lines_in_error"] > masked["lines_in_error"]
     assert masked["bytes"] == len(SOURCE) + len(broken)
+    lines = masked["lines"]
+    assert masked["lines_ok_pct"] == round(100 * (lines - 1) / lines, 3)
+    assert masked["functions_ok_pct"] == 50.0
+    keys = list(masked)
+    assert keys.index("lines_ok_pct") == keys.index("lines_in_error") + 1
+    assert keys.index("functions_ok_pct") == keys.index("functions_with_error") + 1
+
+
+def test_stats_of_nothing_have_no_percentages(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    totals = measure([str(tmp_path)])
+    assert totals["files"] == 0 and totals["lines_ok_pct"] is None and totals["functions_ok_pct"] is None
 
 
 # --- reviewbot parse --------------------------------------------------------------------------
@@ -229,6 +241,24 @@ def test_parse_tool_reads_patches_and_stats(tmp_path, capsys):
     code, stats = run_parse(["--stats", str(tmp_path)], capsys)
     assert set(stats) >= {"files", "lines", "lines_in_error", "functions", "functions_with_error", "bytes", "seconds"}
     assert stats["files"] == 1
+
+
+def test_parse_tool_stats_say_when_there_is_no_c_file(tmp_path, capsys):
+    import argparse
+    import json
+
+    from reviewbot import parsetool
+
+    parser = argparse.ArgumentParser(prog="reviewbot")
+    parsetool.add_parser(parser.add_subparsers())
+    assert parsetool.run(parser.parse_args(["parse", "--stats", str(tmp_path)])) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["files"] == 0
+    assert "no .c or .h file" in captured.err and captured.err.count("\n") == 1
+    (tmp_path / "a.c").write_bytes(SOURCE)
+    parsetool.run(parser.parse_args(["parse", "--stats", str(tmp_path)]))
+    captured = capsys.readouterr()
+    assert captured.err == "" and json.loads(captured.out)["lines_ok_pct"] == 100.0
 
 
 def test_parse_tool_missing_file_is_an_input_error(tmp_path, capsys):

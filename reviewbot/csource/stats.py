@@ -73,8 +73,19 @@ def unit_stats(unit: CUnit) -> dict[str, int]:
 _DIRECTIVE = re.compile(rb"^[ \t]*#[ \t]*(?:if|ifdef|ifndef|elif|else|endif)\b", re.M)
 
 
+def ok_percentages(totals: dict) -> dict[str, float | None]:
+    """% of lines outside ERROR/MISSING nodes and % of functions without error, to 3 decimals
+    (None when there is no line, or no function, to count)."""
+    def pct(bad: str, total: str) -> float | None:
+        return round(100.0 * (1 - totals[bad] / totals[total]), 3) if totals[total] else None
+
+    return {"lines_ok_pct": pct("lines_in_error", "lines"),
+            "functions_ok_pct": pct("functions_with_error", "functions")}
+
+
 def measure(paths: list[str] | tuple[str, ...], raw: bool = False) -> dict[str, float]:
-    """Parse every C file under `paths` and add up unit_stats; `seconds` is parse time only."""
+    """Parse every C file under `paths` and add up unit_stats; `seconds` is parse time only
+    (the mask included). Each count of errors is followed by its ok percentage."""
     totals = {"files": 0, "lines": 0, "lines_in_error": 0, "lines_dropped": 0, "functions": 0,
               "functions_with_error": 0, "bytes": 0, "seconds": 0.0}
     for path in c_files(paths):
@@ -87,7 +98,10 @@ def measure(paths: list[str] | tuple[str, ...], raw: bool = False) -> dict[str, 
         for key, value in unit_stats(unit).items():
             totals[key] += value
     totals["seconds"] = round(totals["seconds"], 3)
-    return totals
+    pct = ok_percentages(totals)
+    order = ("files", "lines", "lines_in_error", "lines_ok_pct", "lines_dropped", "functions",
+             "functions_with_error", "functions_ok_pct", "bytes", "seconds")
+    return {key: pct[key] if key in pct else totals[key] for key in order}
 
 
 def _parse_uncached(data: bytes, path: str, raw: bool) -> CUnit:
