@@ -254,6 +254,8 @@ def queue_callback(ctx: Call, d: Opaque, fn: Any, arg: Any, what: str) -> None:
 
 @_reg()
 def call_rcu(ctx, head, fn):
+    if isinstance(head, Ptr) and head.base is not None:
+        ctx.m.kstate.setdefault("retired", set()).add(id(head.base))
     ctx.log(f"call_rcu({ctx.arg_text(0)}, {ctx.arg_text(1)}) queues the callback after a grace period")
     queue_callback(ctx, domain(ctx.m, "rcu"), fn, head, f"call_rcu({ctx.arg_text(1)})")
 
@@ -314,6 +316,8 @@ def kfree_rcu(ctx, ptr_node, *rest):
     from reviewbot.interp.kernel import defer
 
     p = Ptr(ptr.base, ()) if isinstance(ptr, Ptr) and ptr.path == (0,) else ptr
+    if isinstance(p, Ptr) and p.base is not None:
+        ctx.m.kstate.setdefault("retired", set()).add(id(p.base))
     defer(ctx.m, domain(ctx.m, "rcu"), lambda: free_block(ctx.m, th, p, line, file, "kfree_rcu"), "kfree_rcu")
 
 
@@ -469,11 +473,13 @@ def _as_lock(ctx: Call, ptr: Any, kind: str) -> None:
     pin(ctx, (ptr,))  # the object's own lock taken inside the section: lock, then revalidate
     obj = ctx.m.obj(ptr, ctx.th, ctx.line, ctx.arg_text(0))
     if isinstance(obj, Opaque):
+        ctx.m.kstate.setdefault("locks_taken", {}).setdefault(ctx.th.name, set()).add(id(obj))
         return
     if not ptr.path:
         raise NotModelled(f"lock {ctx.arg_text(0)}", ctx.line, "not a lock the interpreter knows", ctx.file)
     container, key = ctx.m._slot(ptr)
-    container[key] = Opaque(kind, ctx.arg_text(0).lstrip("&").strip(), owner=None)
+    lock = container[key] = Opaque(kind, ctx.arg_text(0).lstrip("&").strip(), owner=None)
+    ctx.m.kstate.setdefault("locks_taken", {}).setdefault(ctx.th.name, set()).add(id(lock))
 
 
 def _wrap_lock(name: str, kind: str):

@@ -294,7 +294,8 @@ class Run:
         fd = self.prog.functions.get(name)
         return fd if fd is not None and fd.path == self.path else None
 
-    def explore(self, what: str, make, first, second, rules: tuple[str, ...], needs: set[int], events) -> None:
+    def explore(self, what: str, make, first, second, rules: tuple[str, ...], needs: set[int], events,
+                exercised=None) -> None:
         """Every interleaving of `second` started at every step of `first`; an explored entry when
         every one ran to its end without a divergence and reached `needs`."""
         if time.monotonic() > self.deadline:
@@ -303,6 +304,7 @@ class Run:
             return
         before = len(self.ex.best)
         lines: set[int] = set()
+        hazard = False
         try:
             w0 = make()
             steps = 0
@@ -317,6 +319,7 @@ class Run:
                     break
                 events(w, a, b)
                 lines |= w.lines
+                hazard = hazard or (exercised is not None and exercised(w, a, b))
                 if time.monotonic() > self.deadline:
                     raise NotModelled(what, 0, "the model's time for this file ran out", self.path)
         except NotModelled as exc:
@@ -326,7 +329,9 @@ class Run:
             self.result.not_modelled.append({"file": self.path, "line": 0, "construct": what,
                                              "reason": f"the interpreter failed: {type(exc).__name__}"})
             return
-        if len(self.ex.best) == before and needs <= lines:
+        # a refutation needs the hazard to have been there: what the reader loaded freed or queued
+        # for freeing, a lock both threads take, something published
+        if len(self.ex.best) == before and needs <= lines and hazard:
             self.result.explored.append({"file": self.path, "rules": list(rules), "lines": sorted(lines),
                                          "what": what})
 
@@ -403,7 +408,7 @@ class Run:
 
         needs = {site.lines[0] for site in self.idx.read_sites if site.function == rd.name and site.slot == key}
         self.explore(what, make, lambda w: w.thread("CPU0", rd, wrap), lambda w: w.thread("CPU1", rt),
-                     CONFIRMS["LIFE001"] + CONFIRMS["LIFE002"], needs, self.uaf_events)
+                     CONFIRMS["LIFE001"] + CONFIRMS["LIFE002"], needs, self.uaf_events, _retired_what_read)
 
     def found(self) -> None:
         for fn in self.roles.finders[: roles_mod.MAX_PAIRS]:
@@ -423,7 +428,7 @@ class Run:
 
             unlocks = {c.lines[0] for c in self.idx.calls_in(fn) if c.name in rcu.RCU_UNLOCKS | rcu.SRCU_UNLOCKS}
             self.explore(what, make, lambda w, fd=fd: w.thread("CPU0", fd), _updater,
-                         CONFIRMS["LIFE002"], unlocks, self.uaf_events)
+                         CONFIRMS["LIFE002"], unlocks, self.uaf_events, lambda w, a, b: bool(w.m.kstate.get("updater_freed")))
 
     def waits(self) -> None:
         pairs = 0
@@ -445,7 +450,7 @@ class Run:
                     return w
 
                 self.explore(what, make, lambda w, rd=rd: w.thread("CPU0", rd), lambda w, wt=wt: w.thread("CPU1", wt),
-                             CONFIRMS["LIFE003"], {line}, self.wait_events)
+                             CONFIRMS["LIFE003"], {line}, self.wait_events, _common_lock)
 
     def publish(self) -> None:
         done = set()
@@ -468,7 +473,7 @@ class Run:
                 self.ex.worlds += 1
                 before = len(self.ex.best)
                 self.publish_events(w)
-                if len(self.ex.best) == before and line in w.lines:
+                if len(self.ex.best) == before and line in w.lines and w.m.kstate.get("published"):
                     self.result.explored.append({"file": self.path, "rules": list(CONFIRMS["LIFE004"]),
                                                  "lines": sorted(w.lines), "what": f"{fn}() publishing"})
 
@@ -499,7 +504,8 @@ class Run:
                     return w.start("CPU1", _then, w, [q, ex_fd])
 
                 self.explore(f"{ex_fd.name}() after {q.name}() queued a callback", make, _holder, second,
-                             CONFIRMS["LIFE005"], {ex_fd.node.line}, self.teardown_events)
+                             CONFIRMS["LIFE005"], set(), self.teardown_events,
+                             lambda w, a, b: bool(w.m.kstate.get("retired")))
 
     # -- events into candidates
 
@@ -557,6 +563,17 @@ class Run:
             self.ex.offer(cand, ev.line)
 
 
+def _retired_what_read(w: LifetimeWorld, a, b) -> bool:
+    """CPU1 freed, or queued for freeing, an object CPU0 loaded."""
+    gone = set(w.m.kstate.get("free_site", {})) | w.m.kstate.get("retired", set())
+    return bool(gone & set(a.last_load))
+
+
+def _common_lock(w: LifetimeWorld, a, b) -> bool:
+    taken = w.m.kstate.get("locks_taken", {})
+    return bool(taken.get("CPU0", set()) & taken.get("CPU1", set()))
+
+
 def _found_by(w: LifetimeWorld, block) -> bool:
     return any(b is block and who == "CPU0" for b, _line, who, _how in w.m.kstate.get("found", ()))
 
@@ -590,6 +607,7 @@ def _updater(w: LifetimeWorld):
         for b, line, how in found:
             m.log(th, 0, f"unpublishes {b.label} (found by CPU0 with {how} on line {line})")
         yield from wait_for_readers(ctx, domain(m, "rcu"), "synchronize_rcu()")
+        m.kstate["updater_freed"] = True
         for b, line, how in found:
             free_block(m, th, Ptr(b, ()), 0, "", "kfree")
         return None
