@@ -529,8 +529,8 @@ class Run:
 
     def wait_events(self, w: LifetimeWorld, a, b) -> None:
         for ev in w.m.events:
-            if ev.kind != "deadlock" or ev.detail.get("consequence") or ev.thread != "CPU1":
-                continue
+            if ev.kind != "deadlock" or ev.thread != "CPU1":
+                continue  # (CPU1's is marked a consequence of CPU0's, stuck in its section: the same cycle)
             waiting = any("waits for" in text and thread == "CPU1" for thread, _l, _f, text in w.m.logs[-6:])
             if not waiting and "read-side section" not in str(ev.detail.get("what", "")):
                 continue
