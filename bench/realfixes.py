@@ -41,16 +41,36 @@ CLASS_RULES = {
     "synchronize-under-lock": {"RCU008"},
     "rcu-walk-error-path": {"RCU010"},
 }
+# The lifetime cases the lifetime model is measured on (issue 13), and its kinds for each class.
+LIFETIME = {"rcu-free-before-gp": {"LIFE001"}, "pointer-after-unlock": {"LIFE002"},
+            "publish-before-init": {"LIFE004"}, "synchronize-under-lock": {"LIFE003"},
+            "teardown-missing-rcu-barrier": {"LIFE005"}}
 
 
-def review(patch: Path, tree: Path | None, with_models: bool):
+def review(patch: Path, tree: Path | None, with_models: bool, refuted: str = "low"):
     from reviewbot import engine, models, patchfiles, rulepack, thread
 
     msgs = patchfiles.read_paths([str(patch)])
     series = thread.assemble_patches(msgs)
     rules = rulepack.load_rules()
     loaded = models.load_models() if with_models else []
-    return engine.run(series, rules, tree=str(tree) if tree else None, models=loaded)
+    return engine.run(series, rules, tree=str(tree) if tree else None, models=loaded, refuted=refuted)
+
+
+def model_verdict(result, case, wanted) -> str:
+    """What the lifetime model did with a case: reproduced (a finding at the buggy lines confirmed
+    by it, or its own, with a trace), refuted (a rule finding of the class there downgraded), not
+    modelled (it could not run something of the file), or ran without a divergence."""
+    lo, hi = case["buggy_lines"]
+    near = [f for f in result.findings if f.file == case["file"] and f.line <= hi + 3 and f.end_line >= lo - 3]
+    kinds = LIFETIME.get(case["class"], set())
+    for f in near:
+        if f.trace and (f.rule in kinds or (f.rule in wanted and dict(f.extra).get("confirmed_by") in kinds)):
+            return f"reproduced with trace ({f.rule}{'<-' + dict(f.extra)['confirmed_by'] if dict(f.extra).get('confirmed_by') else ''}:{f.line})"
+    if any(dict(f.extra).get("refuted_by") for f in near if f.rule in wanted):
+        return "REFUTED"
+    nm = [m for m in result.not_modelled if m.get("file") == case["file"]]
+    return f"not modelled ({len(nm)} constructs)" if nm else "no divergence"
 
 
 def main() -> int:
@@ -59,11 +79,14 @@ def main() -> int:
     ap.add_argument("--kernel", type=Path, default=DEFAULT_KERNEL)
     ap.add_argument("--tree", action="store_true", help="review with --tree KERNEL (rules may read the folder)")
     ap.add_argument("--models", action="store_true", help="run the reference models too")
+    ap.add_argument("--refuted", choices=("low", "drop"), default="low",
+                    help="what a rule finding the model refutes becomes (with --models)")
     args = ap.parse_args()
     case_files = sorted((args.cases / "cases").glob("*.json"), key=lambda p: int(p.stem))
     if not case_files or not args.kernel.is_dir():
         print(f"need {args.cases}/cases/*.json and a 6.1 tree at {args.kernel} (kernel-corpus --full)", file=sys.stderr)
         return 2
+    model_counts: Counter = Counter()
     found_by_class: Counter = Counter()
     total_by_class: Counter = Counter()
     others = []
@@ -79,13 +102,20 @@ def main() -> int:
             n, cls, file = case["n"], case["class"], case["file"]
             lo, hi = case["buggy_lines"]
             wanted = CLASS_RULES.get(cls, set())
-            result = review(Path(tmp) / f"{n}.patch", args.kernel if args.tree else None, args.models)
+            t0 = time.perf_counter()
+            result = review(Path(tmp) / f"{n}.patch", args.kernel if args.tree else None, args.models, args.refuted)
+            took = time.perf_counter() - t0
             hits = [f for f in result.findings if f.file == file and f.rule in wanted
                     and f.line <= hi + 3 and f.end_line >= lo - 3]
             total_by_class[cls] += 1
             if hits:
                 found_by_class[cls] += 1
             verdict = f"found ({', '.join(sorted({f'{h.rule}:{h.line}' for h in hits}))})" if hits else "missed"
+            if args.models:
+                mv = model_verdict(result, case, wanted)
+                lifetime = cls in LIFETIME
+                model_counts[("lifetime" if lifetime else "other", mv.split(" (")[0])] += 1
+                verdict += f"  | model: {mv}{'' if lifetime else ' (not a lifetime case)'} {took:.1f} s"
             print(f"{n:>4}  {cls:30} {file:52} {lo:>5}-{hi:<5}  {verdict}")
             others += [(n, f) for f in result.findings if f not in hits and f.rule.startswith(("RCU", "SRCU"))]
     found, total = sum(found_by_class.values()), sum(total_by_class.values())
@@ -94,6 +124,15 @@ def main() -> int:
           f"{time.perf_counter() - start:.1f} s")
     for cls in sorted(total_by_class):
         print(f"  {cls:30} {found_by_class[cls]}/{total_by_class[cls]}")
+    if args.models:
+        n_life = sum(v for (k, _), v in model_counts.items() if k == "lifetime")
+        rep = model_counts[("lifetime", "reproduced with trace")]
+        refuted = sum(v for (_, what), v in model_counts.items() if what == "REFUTED")
+        print(f"\nlifetime model: reproduced with a trace {rep} of {n_life} lifetime cases "
+              f"({100 * rep / max(n_life, 1):.0f}%; target >= 50%); refuted {refuted} of the {total} true cases "
+              f"(target 0); refuted findings are {'dropped' if args.refuted == 'drop' else 'kept at confidence low'}")
+        for (k, what), v in sorted(model_counts.items()):
+            print(f"  {k:9} {what:24} {v}")
     print(f"\nother RCU/SRCU findings on these files: {len(others)}")
     for n, f in others:
         print(f"  case {n}: {f.file}:{f.line} {f.rule}: {f.message[:150]}")

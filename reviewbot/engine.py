@@ -113,22 +113,34 @@ def wants(rule: Rule, path: str) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in rule.files)
 
 
+# What becomes of a rule finding that a reference model refutes (it ran the code the finding is
+# about, every interleaving, and saw no divergence of a kind that confirms the rule): "low" keeps it
+# at confidence low, "drop" drops it. docs/design.md says why "low".
+REFUTED = "low"
+
+
 def run(series: Series, rules: list[Rule], tree: str | None = None, models: list = (),
-        keep=None) -> Review:
+        keep=None, refuted: str | None = None) -> Review:
     """Every rule and every reference model on every patch. `keep(rule_id)` filters model
-    findings by their ids (for --rules/--skip naming model finding ids)."""
+    findings by their ids (for --rules/--skip naming model finding ids); `refuted` is "low" or
+    "drop" (default REFUTED): what becomes of a rule finding a model refutes."""
     findings: list[Finding] = []
     not_modelled: list[dict] = []
+    explored: list[dict] = []
     order = {p.msgid: p.counter for p in series.patches}
     for patch in series.patches:
         if patch.unreadable:
             continue  # named in Review.unreadable; nothing of it can be read
-        findings.extend(run_patch(patch, rules, tree))
+        units: dict = {}  # parsed files, shared by the rules and the models of this patch
+        findings.extend(run_patch(patch, rules, tree, units))
         if models:
-            found, missed = run_models(patch, list(models))
+            ran: list[dict] = []
+            found, missed = run_models(patch, list(models), tree=tree, units=units, explored=ran)
+            explored.extend({**e, "patch": patch.msgid} for e in ran)
             findings.extend(f for f in found if keep is None or keep(f.rule))
             not_modelled.extend({**m, "patch": patch.msgid} for m in missed)
     findings = drop_subsumed(set(findings), models)
+    findings = confirm_refute(findings, models, explored, refuted or REFUTED)
     findings = sorted(findings, key=lambda f: (order.get(f.patch, 0), *f.sort_key()))
     ids = [r.id for r in rules] + [k.id for m in models for k in m.kinds if keep is None or keep(k.id)]
     return Review(series=series, findings=tuple(findings), not_modelled=tuple(not_modelled), rules=tuple(ids))
@@ -149,6 +161,57 @@ def drop_subsumed(findings: set[Finding], models) -> list[Finding]:
     return [f for f in findings if not covered(f)]
 
 
+def _lines(f: Finding) -> set[int]:
+    return set(range(f.line, f.end_line + 1))
+
+
+def confirm_refute(findings: list[Finding], models, explored: list[dict], refuted: str = "low") -> list[Finding]:
+    """Rule findings against the models that run the same code (model.toml `confirms`):
+
+    * reproduced: a model finding of a kind that confirms the rule stands on overlapping lines of
+      the same file (its lines or related lines meet the rule finding's): the rule finding becomes
+      confidence "high", carries the model's trace, and the model finding is not said again;
+    * refuted: no such model finding, and a model ran, to the end of every interleaving, code that
+      reached the rule finding's line and every related line, in a scenario whose kinds confirm
+      the rule: confidence "low" (refuted="low") or dropped (refuted="drop").
+    """
+    from dataclasses import replace
+
+    confirms = {k.id: set(k.confirms) for m in models for k in m.kinds if k.confirms}
+    if not confirms:
+        return findings
+    confirmable = set().union(*confirms.values())
+    by_place: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        if f.rule in confirms:
+            by_place.setdefault((f.patch, f.file), []).append(f)
+    out: list[Finding] = []
+    said: set[Finding] = set()
+    pending: list[Finding] = []
+    for f in findings:
+        if f.rule not in confirmable:
+            pending.append(f)
+            continue
+        mine = _lines(f) | set(f.related)
+        match = next((m for m in by_place.get((f.patch, f.file), ()) if f.rule in confirms[m.rule]
+                      and (_lines(m) | set(m.related)) & mine), None)
+        if match is not None:
+            said.add(match)
+            out.append(replace(f, confidence="high", trace=match.trace,
+                               extra=f.extra + (("confirmed_by", match.rule),)))
+            continue
+        ran = [e for e in explored if e.get("patch") == f.patch and e.get("file") == f.file
+               and f.rule in e.get("rules", ()) and {f.line, *f.related} <= set(e.get("lines", ()))]
+        if ran:
+            if refuted == "drop":
+                continue
+            out.append(replace(f, confidence="low", extra=f.extra + (("refuted_by", ran[0].get("what", "")),)))
+            continue
+        out.append(f)
+    out.extend(f for f in pending if f not in said)
+    return out
+
+
 def _mentions(ctx: FileContext, needles: tuple[str, ...]) -> bool:
     """Whether the file's text (what the rules will read of it) contains any of `needles`: the
     post-image lines the patch shows, or with a tree the whole parsed file."""
@@ -163,8 +226,8 @@ def _mentions(ctx: FileContext, needles: tuple[str, ...]) -> bool:
     return any(n in text for n in needles)
 
 
-def run_patch(patch: Patch, rules: list[Rule], tree: str | None = None) -> list[Finding]:
-    units: dict = {}  # parsed files shared by every rule on this patch
+def run_patch(patch: Patch, rules: list[Rule], tree: str | None = None, units: dict | None = None) -> list[Finding]:
+    units = {} if units is None else units  # parsed files shared by every rule (and model) on this patch
     contexts = [FileContext(patch, cf, None, units, tree) for cf in patch.changed_files if not cf.is_binary]
     by_path = {c.path: c for c in contexts}
     out: list[Finding] = []

@@ -40,6 +40,10 @@ class FindingKind:
     # finding (it carries the counterexample) and drops the rule's, so a reply does not say it twice.
     subsumes: tuple[str, ...] = ()
     summary: str = ""  # one line: what this kind of finding says (`reviewbot rules`)
+    # Rule ids whose finding this kind reproduces when it stands at overlapping lines: the engine
+    # makes such a rule finding confidence "high" and gives it the model's trace; a rule finding whose
+    # code the model ran without a divergence of a kind that confirms it is refuted (engine.py).
+    confirms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class ModelResult:
     not_modelled: list[dict] = field(default_factory=list)  # without the "model" key; added here
     applied: bool = False  # whether the model recognised the patch at all
     stats: dict = field(default_factory=dict)
+    # What the model ran to the end with no divergence, for refuting rule findings: {"file", "rules"
+    # (the rule ids its kinds confirm), "lines" (the lines its threads ran), "what"}.
+    explored: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -87,8 +94,8 @@ class Model:
         spec.loader.exec_module(module)
         return module
 
-    def run(self, patch: Patch) -> ModelResult:
-        return self.module.run(patch)
+    def run(self, patch: Patch, **kwargs) -> ModelResult:
+        return self.module.run(patch, **kwargs)
 
     @property
     def readme(self) -> str:
@@ -138,20 +145,41 @@ def _read_model(path: Path) -> Model:
         if entry["severity"] not in SEVERITIES or entry["confidence"] not in CONFIDENCES:
             raise InputError(f"model {data['id']}: finding {entry['id']}: bad severity or confidence")
         kinds.append(FindingKind(entry["id"], entry["title"], entry["severity"], entry["confidence"],
-                                 tuple(entry.get("subsumes", ())), str(entry.get("summary", "")).strip()))
+                                 tuple(entry.get("subsumes", ())), str(entry.get("summary", "")).strip(),
+                                 tuple(entry.get("confirms", ()))))
     if not (folder / "model.py").is_file():
         raise InputError(f"model {data['id']}: no model.py in {folder}")
     return Model(data["id"], data["name"], data["summary"], data["see"], folder, tuple(kinds))
 
 
-def run_models(patch: Patch, models: list[Model]) -> tuple[list[Finding], list[dict]]:
-    """Run every model on one patch: (findings at lines the patch adds, what was not modelled)."""
+def _accepts(fn, name: str) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def run_models(patch: Patch, models: list[Model], tree: str | None = None, units: dict | None = None,
+               explored: list | None = None) -> tuple[list[Finding], list[dict]]:
+    """Run every model on one patch: (findings at lines the patch adds, what was not modelled).
+    A model whose run() takes `tree`/`units` gets the kernel tree and the engine's parsed files;
+    what the models ran without a divergence is appended to `explored` (for refuting rules)."""
     findings: list[Finding] = []
     not_modelled: list[dict] = []
     files = {cf.path: cf for cf in patch.changed_files}
     for model in models:
+        kwargs = {}
+        runner = getattr(model, "module", None)
+        if runner is not None and _accepts(model.run, "tree"):
+            if _accepts(runner.run, "tree"):
+                kwargs["tree"] = tree
+            if _accepts(runner.run, "units"):
+                kwargs["units"] = units
         try:
-            result = model.run(patch)
+            result = model.run(patch, **kwargs)
         except NotModelled as exc:
             not_modelled.append(exc.as_dict(model.id))
             continue
@@ -159,6 +187,8 @@ def run_models(patch: Patch, models: list[Model]) -> tuple[list[Finding], list[d
             not_modelled.append({"model": model.id, "file": "", "line": 0, "construct": "the patch",
                                  "reason": f"the interpreter failed: {type(exc).__name__}"})
             continue
+        if explored is not None:
+            explored.extend({**e, "model": model.id} for e in result.explored)
         for item in result.not_modelled:
             entry = {"model": model.id, "file": "", "line": 0, "construct": "", "reason": ""}
             entry.update(item)

@@ -83,10 +83,10 @@ class _Recording:
     def __getattr__(self, name):
         return getattr(self._model, name)
 
-    def run(self, patch):
+    def run(self, patch, **kwargs):
         key = (patch.msgid, self._model.id)
         try:
-            result = self._model.run(patch)
+            result = self._model.run(patch, **kwargs)
         except Exception as exc:
             self._runs[key] = ModelRun(False, f"{type(exc).__name__}: {exc}")
             raise

@@ -8,7 +8,7 @@ from typing import Any
 
 from reviewbot.interp.errors import Fault, NotModelled
 from reviewbot.interp.frames import Thread
-from reviewbot.interp.memory import NULL, UNINIT, Ptr, Struct, string_block
+from reviewbot.interp.memory import LAZY, NULL, SELF, UNINIT, HavocPtr, Ptr, Struct, string_block
 from reviewbot.interp.program import N
 from reviewbot.interp.values import _string_bytes
 
@@ -20,6 +20,8 @@ class MemoryAccess:
     """The machine's memory: a mixin of `Machine` (it reads self.p, self.stubs, self.hooks, self.kstate)."""
 
     def default(self, ctype: tuple | None, zeroed: bool, label: str = "") -> Any:
+        if zeroed is LAZY:  # a world's stand-in object: its fields are made by the world's stub
+            return self.stubs["__lazy__"](self, ctype, label)
         if ctype is None:
             return 0 if zeroed else UNINIT
         kind = ctype[0]
@@ -47,7 +49,17 @@ class MemoryAccess:
                     container = container[key]
                 else:
                     container = self._child(container, key)
+        if isinstance(container, Ptr) and container.base is not None:
+            container = self._pointee(container)  # a lazy value that stood for a pointer
+        if type(path[-1]) is str and isinstance(container, list) and getattr(container, "etype", 0) is None:
+            container = self._child(container, 0)
         return container, path[-1]
+
+    def _pointee(self, p: Ptr) -> Any:
+        c = p.base.data
+        for k in p.path:
+            c = self._child(c, k)
+        return c
 
     def _child(self, container: Any, key: Any) -> Any:
         if isinstance(container, Struct):
@@ -56,10 +68,19 @@ class MemoryAccess:
                 v = self.default(self.p.field_type(container.stype, key), container.zeroed, str(key))
                 container[key] = v
             return v
+        if isinstance(container, list) and type(key) is str and getattr(container, "etype", 0) is None:
+            container = self._child(container, 0)  # a lazy value of unknown type: `.f` is its first entry's
+            return self._child(container, key)
+        if isinstance(container, Ptr) and container.base is not None and container.base.zeroed is LAZY \
+                or type(container) is HavocPtr and container.base is not None:
+            return self._child(self._pointee(container), key)
         if isinstance(container, list):
             if not isinstance(key, int) or not 0 <= key < len(container):
                 raise NotModelled(f"index {key}", 0, "out of the bounds the interpreter knows")
-            return container[key]
+            v = container[key]
+            if v is LAZY:  # an entry of a lazy array, made on first access
+                v = container[key] = self.stubs["__lazy__"].element(self, getattr(container, "etype", None), str(key))
+            return v
         raise NotModelled(f"member {key}", 0, f"of a {type(container).__name__}, not a struct")
 
     def touch(self, th: Thread, addr: Ptr, line: int, what: str, write: bool = False) -> None:
@@ -100,7 +121,15 @@ class MemoryAccess:
         else:
             value = self._child(container, key)
         if isinstance(value, list):
+            if getattr(value, "etype", 0) is None:  # lazy, of unknown type: a havoc value
+                return HavocPtr(addr.base, addr.path + (0,), True)
             return Ptr(addr.base, addr.path + (0,))  # an array decays to a pointer
+        if value is SELF:  # a lazy list head: empty, pointing to itself
+            return Ptr(addr.base, addr.path[:-1])
+        if type(value) is Struct and value.zeroed is LAZY and value.stype is None:
+            # a lazy value of unknown type read whole (`e = m->map[i]` of an undeclared struct):
+            # a havoc pointer to where it lies, so `e->f` and `e[i]` go on lazily
+            return HavocPtr(addr.base, addr.path, True)
         if (isinstance(value, Ptr) and value.base is not None and value.base.owner is not None
                 and addr.base.kind in ("heap", "global")):
             th.last_load[id(value.base)] = line or th.line  # where a pointer was taken from shared memory

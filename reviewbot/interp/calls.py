@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from reviewbot.interp.errors import Fault, NotModelled
 from reviewbot.interp.frames import LATER, Call, Frame, Thread
-from reviewbot.interp.memory import BOOL, UNINIT, Func, Ptr, truth
+from reviewbot.interp.memory import BOOL, LAZY, UNINIT, Func, Ptr, truth
 from reviewbot.interp.program import FuncDef, N
 
 
@@ -45,6 +45,9 @@ class Calls:
                 line = node.line if node else th.line
                 self.event("null-call", th, line, th.file, what=node.first_line() if node else "")
                 raise Fault("null-call", line, "call through a NULL function pointer")
+            if target.base.zeroed is LAZY:  # a function pointer of a world's lazy object: a havoc callee
+                fn = self.stubs.get("(*" + (node.f["function"].source if node is not None else "fn") + ")")
+                return fn(Call(self, th, fr, node, discarded), *args)
             raise NotModelled("call through a data pointer", node.line if node else 0,
                               "the pointer does not hold a function", node.path if node else "")
         if target is UNINIT:

@@ -57,7 +57,7 @@ class Machine(Calls, Statements, Expressions, MemoryAccess):
         if any(not t.done for t in self.threads) or self.kstate.get("deferred"):
             raise RuntimeError("a machine is cloned only between runs")
         memo = {} if memo is None else memo
-        new = Machine.__new__(Machine)
+        new = type(self).__new__(type(self))
         new.p, new.stubs, new.verbose, new.steps = self.p, self.stubs, self.verbose, self.steps
         new.global_types = self.global_types
         new.globals = clone_value(self.globals, memo)

@@ -136,6 +136,68 @@ class Ptr:
 NULL = Ptr(None)
 
 
+class _Lazy:
+    """The `zeroed` mark of a lazy object: a world's stand-in for memory the code under review did
+    not allocate (a parameter's object, what an unknown callee returned). Its fields are made on
+    first access by the machine's `__lazy__` stub (reviewbot.interp.havoc): integers 0, pointers to
+    further lazy objects, lists with a few entries."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "LAZY"
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+LAZY = _Lazy()
+
+
+class _Self:
+    """The `next`/`prev` of a lazy list head nobody filled: it points to the head itself (an empty
+    list). MemoryAccess.load resolves it to the head's address."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SELF"
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+SELF = _Self()
+
+
+class HavocPtr(Ptr):
+    """A value nothing modelled says anything about (an unknown callee's result, an unknown global,
+    a field of a struct the program does not declare): a pointer to a lazy object when dereferenced
+    or stored into a pointer, 0 in arithmetic, `truthy` in a condition."""
+
+    __slots__ = ("truthy", "ival")
+
+    def __init__(self, base: "Block | None", path: tuple = (), truthy: bool = True, ival: int = 0):
+        super().__init__(base, path)
+        self.truthy = truthy
+        self.ival = ival
+
+    def __bool__(self) -> bool:
+        return self.truthy
+
+    def __eq__(self, other: object) -> bool:
+        return Ptr.__eq__(self, other)
+
+    __hash__ = Ptr.__hash__
+
+    def __deepcopy__(self, memo):
+        base = self.base
+        return HavocPtr(clone_value(base, memo) if base is not None else None, self.path, self.truthy, self.ival)
+
+
 class Func:
     """A C function of the program (by name), as a value: what a function pointer holds."""
 
@@ -169,6 +231,8 @@ class Opaque:
 
 
 def truth(v: Any) -> bool:
+    if type(v) is HavocPtr:
+        return v.truthy
     if isinstance(v, Ptr):
         return v.base is not None
     if v is UNINIT:

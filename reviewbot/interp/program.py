@@ -155,10 +155,13 @@ class Program:
     macros: dict[str, int] = field(default_factory=dict)
     globals: dict[str, GlobalDecl] = field(default_factory=dict)
     roots: list[N] = field(default_factory=list)
+    # an array size no #define of the program gives is 0 (unknown) rather than not modelled: for
+    # worlds whose arrays are lazy (reviewbot.interp.havoc), made with a few entries on first use
+    lenient: bool = False
 
     @classmethod
-    def from_units(cls, units: list[Any]) -> "Program":
-        prog = cls(list(units))
+    def from_units(cls, units: list[Any], lenient: bool = False) -> "Program":
+        prog = cls(list(units), lenient=lenient)
         # Headers first, so a .c file's definitions win over a header's declarations.
         ordered = sorted(units, key=lambda u: (not u.path.endswith(".h"), u.path))
         for unit in ordered:
@@ -292,7 +295,12 @@ class Program:
             return self.apply_declarator(("ptr", base), d.f["declarator"])
         if t == "array_declarator":
             size = d.f.get("size")
-            n = self.const_eval(size) if size is not None else 0
+            try:
+                n = self.const_eval(size) if size is not None else 0
+            except NotModelled:
+                if not self.lenient:
+                    raise
+                n = 0
             return self.apply_declarator(("array", base, n), d.f["declarator"])
         if t == "function_declarator":
             inner = d.f["declarator"]

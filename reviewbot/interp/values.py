@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from reviewbot.interp.errors import NotModelled
-from reviewbot.interp.memory import BOOL, UNINIT, Func, Ptr, truth
+from reviewbot.interp.memory import BOOL, UNINIT, Func, HavocPtr, Ptr, truth
 from reviewbot.interp.program import N
 
 ERRNO = {"EPERM": 1, "ENOENT": 2, "EINTR": 4, "EIO": 5, "E2BIG": 7, "EAGAIN": 11, "ENOMEM": 12,
@@ -74,6 +74,8 @@ def _int(v: Any, n: N) -> int:
         return int(v)
     if isinstance(v, int):
         return v
+    if type(v) is HavocPtr:  # a value nothing modelled knows: 0 in arithmetic (1 for another file's global)
+        return v.ival
     if v is UNINIT:
         raise NotModelled(n.first_line(), n.line, "arithmetic on memory the code never wrote", n.path)
     raise NotModelled(n.first_line(), n.line, f"arithmetic on {v!r}", n.path)
@@ -81,6 +83,10 @@ def _int(v: Any, n: N) -> int:
 
 def _arith(op: str, a: Any, b: Any, n: N) -> Any:
     if op in ("==", "!="):
+        if type(a) is HavocPtr and not isinstance(b, Ptr):
+            a = a.ival
+        if type(b) is HavocPtr and not isinstance(a, Ptr):
+            b = b.ival
         if isinstance(a, Ptr) or isinstance(b, Ptr) or isinstance(a, Func) or isinstance(b, Func):
             eq = _ptr_eq(a, b)
         else:
@@ -135,10 +141,33 @@ def _ptr_eq(a: Any, b: Any) -> bool:
 
 
 def _convert(value: Any, ctype: tuple | None) -> Any:
+    if type(value) is HavocPtr and ctype is not None:
+        return _settle(value, ctype)
     if ctype == BOOL and value is not UNINIT:
         return int(truth(value))
     if ctype is not None and ctype[0] == "int" and isinstance(value, bool):
         return int(value)
+    return value
+
+
+def _settle(value: HavocPtr, ctype: tuple) -> Any:
+    """A havoc value stored into a typed place: an integer 0 (a bool: its truth), or a plain pointer
+    to its lazy object, which takes the pointee's struct type if it has none yet."""
+    kind = ctype[0]
+    if ctype == BOOL:
+        return int(value.truthy)
+    if kind == "int":
+        return value.ival
+    if kind == "ptr":
+        base = value.base
+        target = ctype[1]
+        data = base.data if base is not None else None
+        if isinstance(data, list) and getattr(data, "etype", "") is None:  # a lazy array: its entries' type
+            data.etype = target
+            first = data[0] if data else None
+            if target[0] == "struct" and getattr(first, "stype", "") is None:
+                first.stype = target[1]
+        return Ptr(base, value.path)
     return value
 
 
