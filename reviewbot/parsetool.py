@@ -51,12 +51,10 @@ def run(args) -> int:
             if not Path(p).exists():
                 raise InputError(f"no such file or folder: {p}")
         totals = measure(args.paths, raw=args.raw)
-        if not totals["files"]:
-            print(f"reviewbot parse --stats: no .c or .h file in {' '.join(args.paths)}", file=sys.stderr)
         print(json.dumps(totals, indent=2))
         if not totals["files"]:
             # All-zero statistics look like a clean parse; say that nothing was parsed at all.
-            sys.stderr.write(f"reviewbot: parse --stats: no .c or .h files in {', '.join(args.paths)}\n")
+            sys.stderr.write(f"reviewbot: parse --stats: no .c or .h file in {', '.join(args.paths)}\n")
         return 0
     try:
         _show(args, show, sys.stdout)
