@@ -173,13 +173,15 @@ def confirm_refute(findings: list[Finding], models, explored: list[dict], refute
       confidence "high", carries the model's trace, and the model finding is not said again;
     * refuted: no such model finding, and a model ran, to the end of every interleaving, code that
       reached the rule finding's line and every related line, in a scenario whose kinds confirm
-      the rule: confidence "low" (refuted="low") or dropped (refuted="drop").
+      the rule: confidence "low" (refuted="low") or dropped (refuted="drop");
+    * a model finding of a kind declared `alone = false` that confirms nothing is not reported.
     """
     from dataclasses import replace
 
     confirms = {k.id: set(k.confirms) for m in models for k in m.kinds if k.confirms}
     if not confirms:
         return findings
+    silent_alone = {k.id for m in models for k in m.kinds if not k.alone}
     confirmable = set().union(*confirms.values())
     by_place: dict[tuple, list[Finding]] = {}
     for f in findings:
@@ -208,7 +210,7 @@ def confirm_refute(findings: list[Finding], models, explored: list[dict], refute
             out.append(replace(f, confidence="low", extra=f.extra + (("refuted_by", ran[0].get("what", "")),)))
             continue
         out.append(f)
-    out.extend(f for f in pending if f not in said)
+    out.extend(f for f in pending if f not in said and f.rule not in silent_alone)
     return out
 
 

@@ -44,6 +44,9 @@ class FindingKind:
     # makes such a rule finding confidence "high" and gives it the model's trace; a rule finding whose
     # code the model ran without a divergence of a kind that confirms it is refuted (engine.py).
     confirms: tuple[str, ...] = ()
+    # False: a finding of this kind is said only through a rule finding it confirms (its trace);
+    # on its own it is not reported (a kind whose own findings were not precise enough on real code)
+    alone: bool = True
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def _read_model(path: Path) -> Model:
             raise InputError(f"model {data['id']}: finding {entry['id']}: bad severity or confidence")
         kinds.append(FindingKind(entry["id"], entry["title"], entry["severity"], entry["confidence"],
                                  tuple(entry.get("subsumes", ())), str(entry.get("summary", "")).strip(),
-                                 tuple(entry.get("confirms", ()))))
+                                 tuple(entry.get("confirms", ())), bool(entry.get("alone", True))))
     if not (folder / "model.py").is_file():
         raise InputError(f"model {data['id']}: no model.py in {folder}")
     return Model(data["id"], data["name"], data["summary"], data["see"], folder, tuple(kinds))

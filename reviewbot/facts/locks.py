@@ -68,6 +68,11 @@ _RCU_FLAVOURS = {
     "preempt_disable": "preempt", "preempt_enable": "preempt",
     "local_irq_disable": "irq", "local_irq_enable": "irq",
     "local_irq_save": "irq", "local_irq_restore": "irq",
+    "raw_local_irq_disable": "irq", "raw_local_irq_enable": "irq",
+    "raw_local_irq_save": "irq", "raw_local_irq_restore": "irq",
+    # bottom halves off: as atomic as interrupts off for these purposes (no sleeping, and an RCU
+    # reader: rcu_read_lock_any_held() is true), so it shares their kind
+    "local_bh_disable": "irq", "local_bh_enable": "irq",
 }
 
 # scoped_guard(<type>, &l): the guard types of include/linux/*.h
@@ -79,6 +84,7 @@ _GUARDS = {
 }
 
 _SPACES = re.compile(r"\s+")
+_GLOBAL_LOCK = re.compile(r"^(\w+?)_(un)?lock$")
 
 
 def lock_key(expression: str) -> str:
@@ -92,6 +98,13 @@ def lock_op(call: str, args: tuple[str, ...]) -> LockOp | None:
         action = RELEASE if ("unlock" in call or "enable" in call or "restore" in call) else ACQUIRE
         return LockOp(action, flavour, flavour, call)
     known = _CALLS.get(call)
+    if known is None and not any(a.strip() for a in args):
+        # a global lock behind a wrapper with no argument (rtnl_lock(), ovs_lock(), genl_lock(),
+        # cgroup_lock()): keyed by its name, taken as a mutex
+        m = _GLOBAL_LOCK.match(call)
+        if m:
+            return LockOp(RELEASE if m.group(2) else ACQUIRE, "mutex", m.group(1), call)
+        return None
     if known is None or not args:
         return None
     action, kind = known

@@ -256,8 +256,8 @@ class RcuIndex:
             if not call.function or not call.args:
                 continue
             if call.name in POINTER_LOADS:
-                cond = call.args[1] if call.name.endswith("_check") or call.name in (
-                    "srcu_dereference", "rcu_dereference_protected", "srcu_dereference_notrace") else None
+                cond = call.args[1] if len(call.args) > 1 and (call.name.endswith("_check") or call.name in (
+                    "srcu_dereference", "rcu_dereference_protected", "srcu_dereference_notrace")) else None
                 if call.name == "rcu_dereference_protected":
                     prot = "lockdep"
                 elif call.name == "rcu_access_pointer" or call.name.startswith("rcu_dereference_raw"):
@@ -294,6 +294,33 @@ class RcuIndex:
                 if not protected or (site.protection or "").startswith(("rcu", "srcu")):
                     out.append(site)
         return out
+
+    def reads_object(self, site: ReadSite) -> bool:
+        """Whether the reader uses what it loaded (dereferences it, hands it to a call, returns
+        it) before loading again: a lookup only tested for NULL (`e = radix_tree_lookup(..);
+        rcu_read_unlock(); if (!e) ...`, then looked up again under the lock) reads nothing
+        a free could take away. True when the loaded pointer has no name to follow."""
+        if not site.var or not re.fullmatch(r"\w+", site.var):
+            return True
+        flow = self.facts.flow(site.function)
+        if flow is None:
+            return True
+        var = site.var
+        deref = re.compile(rf"(?<![\w.>]){re.escape(var)}\s*(?:->|\[)|\*\s*\(?\s*{re.escape(var)}(?!\w)")
+        for path in flow.paths:
+            after = False
+            for e in path.events:
+                if not after:
+                    after = e.lines[0] == site.lines[0] and e.kind == "assign" and squash(e.name) == var
+                    continue
+                if e.kind == "assign" and squash(e.name) == var:
+                    break
+                if var not in e.text and var not in e.name:
+                    continue
+                if deref.search(e.text) or (e.kind == "call" and any(squash(a) == var for a in e.args)) or \
+                        (e.kind == "return" and re.search(rf"(?<![\w.>]){re.escape(var)}(?!\w)", e.text)):
+                    return True
+        return False
 
     def protection(self, function: str, line: int, lockdep: str | None) -> str | None:
         """What protects a load at `line` of `function`: a read-side section it sits in, a lockdep
@@ -501,6 +528,27 @@ class RcuIndex:
         common = None
         for site in sites:
             common = site.held if common is None else common & site.held
+        return common or frozenset()
+
+    def held_by_callers_chain(self, function: str, depth: int = 4) -> frozenset[str]:
+        """The locks held at every call chain in the file that reaches `function` (up to `depth`
+        callers up): what each call site holds, plus what its caller's callers all hold. Empty when
+        the function has no caller here or is used as a value (an ops table, a callback: other
+        callers out of sight)."""
+        return self._held_chain(function, depth, frozenset())
+
+    def _held_chain(self, function: str, depth: int, seen: frozenset) -> frozenset[str]:
+        sites = self.call_sites.get(function, [])
+        if not sites or function in self.address_taken:
+            return frozenset()
+        common = None
+        for site in sites:
+            held = site.held
+            if depth > 1 and site.caller not in seen and site.caller != function:
+                held = held | self._held_chain(site.caller, depth - 1, seen | {function})
+            common = held if common is None else common & held
+            if not common:
+                return frozenset()
         return common or frozenset()
 
     @cached_property

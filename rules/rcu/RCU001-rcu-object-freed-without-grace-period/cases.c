@@ -306,3 +306,127 @@ void pool_drop(struct pool *p, unsigned long id, struct item *it)
 	xa_erase(&p->slots, id);
 	kfree_rcu(it, rcu);
 }
+
+/* Sweep idioms: lists and tables whose readers in the file cannot be racing with the free. */
+
+struct sensor {
+	struct list_head node;
+	struct list_head probe_node;	/* on bank->probes */
+	int id;
+};
+
+struct bank {
+	struct mutex lock;
+	struct list_head sensors;
+	struct list_head probes;
+	struct xarray slots;
+};
+
+/* Every walk of bank->sensors holds bank->lock (the walker's callers all take it). */
+static struct sensor *bank_find(struct bank *b, int id)
+{
+	struct sensor *s;
+
+	list_for_each_entry_rcu(s, &b->sensors, node)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+int bank_sensor_id(struct bank *b, int id)
+{
+	struct sensor *s;
+	int ret;
+
+	mutex_lock(&b->lock);
+	s = bank_find(b, id);
+	ret = s ? s->id : -1;
+	mutex_unlock(&b->lock);
+	return ret;
+}
+
+void bank_del(struct bank *b, int id)
+{
+	struct sensor *s;
+
+	mutex_lock(&b->lock);
+	s = bank_find(b, id);
+	if (s) {
+		list_del_rcu(&s->node);
+		/* ok: RCU001 */
+		kfree(s);
+	}
+	mutex_unlock(&b->lock);
+}
+
+struct bank *bank_alloc(void);
+int probe_init(struct sensor *s);
+
+/* The constructor's error path: the list belongs to a bank nobody else has seen yet. */
+struct bank *bank_open(int n)
+{
+	struct bank *b;
+	struct sensor *s;
+
+	b = bank_alloc();
+	if (!b)
+		return NULL;
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return NULL;
+	list_add_tail_rcu(&s->probe_node, &b->probes);
+	if (probe_init(s)) {
+		list_del_rcu(&s->probe_node);
+		/* ok: RCU001 */
+		kfree(s);
+		return NULL;
+	}
+	return b;
+}
+
+/* The same error path on a list of an object the caller passed in: readers may walk it. */
+int bank_add_probe(struct bank *b)
+{
+	struct sensor *s;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	list_add_tail_rcu(&s->probe_node, &b->probes);
+	if (probe_init(s)) {
+		list_del_rcu(&s->probe_node);
+		/* ruleid: RCU001 */
+		kfree(s);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The only RCU lookup of the table tests the result for NULL and looks it up again locked. */
+int bank_slot_add(struct bank *b, unsigned long id, struct sensor *new)
+{
+	struct sensor *s;
+
+	rcu_read_lock();
+	s = xa_load(&b->slots, id);
+	rcu_read_unlock();
+	if (s)
+		return -EEXIST;
+	mutex_lock(&b->lock);
+	s = xa_load(&b->slots, id);
+	if (!s)
+		xa_store(&b->slots, id, new, GFP_KERNEL);
+	mutex_unlock(&b->lock);
+	return 0;
+}
+
+void bank_slot_del(struct bank *b, unsigned long id)
+{
+	struct sensor *s;
+
+	mutex_lock(&b->lock);
+	s = xa_erase(&b->slots, id);
+	mutex_unlock(&b->lock);
+	/* ok: RCU001 */
+	kfree(s);
+}

@@ -223,7 +223,8 @@ def _walk(idx, function, path, free_helpers, handled):
         # unpublish
         if name in rcu.LIST_DELS and e.args:
             entry = idx.entry(function, e.args[rcu.LIST_DELS[name]])
-            if entry and not waited_before:
+            if entry and not waited_before and not _locked_readers_only(idx, entry[1]) and \
+                    not _list_of_a_new_object(idx, function, e.args[rcu.LIST_DELS[name]]):
                 retired[entry[0]] = {"event": e, "slot": entry[1], "kind": "list", "waited": set(),
                                      "what": f"{name}({e.args[0]})"}
             continue
@@ -253,7 +254,7 @@ def _walk(idx, function, path, free_helpers, handled):
         if name in rcu.TABLE_REMOVES and e.args:
             var = assigned.get((e.lines[0], name))
             slot = "table:" + idx.slot(function, e.args[0])
-            if waited_before or not idx.readers_of(slot):
+            if waited_before or not [r for r in idx.readers_of(slot) if idx.reads_object(r)]:
                 continue
             # the entry removed: the result, or (unassigned) an object whose field is the key
             # (`xa_erase(&s->idr, dev->id)`) or that was looked up in the same table
@@ -290,6 +291,33 @@ def _walk(idx, function, path, free_helpers, handled):
                 slot = _loaded_slot(idx, function, text)
                 if slot:
                     early_free.append((text, slot, e))
+
+
+def _locked_readers_only(idx, slot: str) -> bool:
+    """The file walks or loads the list, and every such reader holds a lock other than RCU (its
+    own, or one each caller holds): no lockless reader here shows the list is read under the
+    updater's lock, and `_rcu` in its primitives is not a promise to readers elsewhere."""
+    sites = idx.readers_of(slot, protected=False)
+    return bool(sites) and all(s.protection in ("lock", "lockdep") for s in sites)
+
+
+ALLOCATES = re.compile(r"alloc|create|_new$|^new_|kzalloc|kmalloc|kmemdup")
+
+
+def _list_of_a_new_object(idx, function: str, entry_arg: str) -> bool:
+    """The entry was added, in this function, to a list inside an object this function allocated
+    (`clt = alloc_clt(..); ... list_add_tail_rcu(&path->entry, &clt->paths_list)`): until the
+    function hands that object out, no reader can walk its list (an error path of a constructor)."""
+    entry = squash(entry_arg)
+    for c in idx.calls_in(function):
+        if c.name in rcu.LIST_ADDS and len(c.args) > 1 and squash(c.args[0]) == entry:
+            m = re.match(r"^&\(?(\w+)\)?->", squash(c.args[1]))
+            if m and any(a.function == function and squash(a.target) == m.group(1) and
+                         re.match(r"^(?:\([^()]*\)\s*)?(\w+)\s*\(", squash(a.value)) and
+                         ALLOCATES.search(re.match(r"^(?:\([^()]*\)\s*)?(\w+)", squash(a.value)).group(1))
+                         for a in idx.facts.assignments):
+                return True
+    return False
 
 
 def _nobody_else(load) -> bool:

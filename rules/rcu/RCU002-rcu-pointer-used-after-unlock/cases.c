@@ -207,3 +207,249 @@ void hub_walk_pinned(struct hub *h)
 	}
 	rcu_read_unlock();
 }
+
+/* Sweep idioms: each of these kept the object alive in real code and was reported before. */
+
+bool hub_port_tryget(struct port *p);
+void hub_port_unget(struct port *p);
+int port_get_speed(struct port *p);
+struct hub_ops { void (*poke)(struct port *p); };
+struct hub_slot { struct hub_ops __rcu *ops; struct kref ref; };
+void hub_slot_get(struct hub_slot *s);
+void hub_slot_put(struct hub_slot *s);
+struct port *hub_port_create(struct hub *h);
+
+/* A reference named by the object and a verb, dropped later by its partner (get/put). */
+void hub_walk_named_ref(struct hub *h)
+{
+	struct port *p;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(p, &h->ports, node) {
+		if (!hub_port_tryget(p))
+			continue;
+		rcu_read_unlock();
+		/* ok: RCU002 */
+		hub_sleep(p);
+		rcu_read_lock();
+		hub_port_unget(p);
+	}
+	rcu_read_unlock();
+}
+
+/* A getter with no partner is not a reference: the port is still used after the unlock. */
+int hub_speed_after_unlock(struct hub *h, int id)
+{
+	struct port *p, *found = NULL;
+	int speed = 0;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(p, &h->ports, node) {
+		if (p->id == id) {
+			speed = port_get_speed(p);
+			found = p;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	if (found)
+		/* ruleid: RCU002 */
+		found->stats += speed;
+	return speed;
+}
+
+/* The success of the reference grab is kept in a flag; the port is used only when it is set. */
+void hub_poke_found(struct hub *h, int id)
+{
+	struct port *p;
+	bool got = false;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(p, &h->ports, node) {
+		if (p->id == id) {
+			if (hub_port_tryget(p))
+				got = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	if (got) {
+		/* ok: RCU002 */
+		hub_sleep(p);
+		hub_port_unget(p);
+	}
+}
+
+/* A reference on the slot's owner: its unregistration waits for it before retiring the ops. */
+void hub_slot_poke(struct hub_slot *s, struct port *p)
+{
+	struct hub_ops *ops;
+
+	rcu_read_lock();
+	ops = rcu_dereference(s->ops);
+	if (!ops) {
+		rcu_read_unlock();
+		return;
+	}
+	hub_slot_get(s);
+	rcu_read_unlock();
+	/* ok: RCU002 */
+	ops->poke(p);
+	hub_slot_put(s);
+}
+
+/* The same without the owner's reference. */
+void hub_slot_poke_bare(struct hub_slot *s, struct port *p)
+{
+	struct hub_ops *ops;
+
+	rcu_read_lock();
+	ops = rcu_dereference(s->ops);
+	rcu_read_unlock();
+	if (ops)
+		/* ruleid: RCU002 */
+		ops->poke(p);
+}
+
+/* The walk only checks that a port the caller already holds is on the list. */
+int hub_has_port(struct hub *h, struct port *mine)
+{
+	struct port *p;
+	bool found = false;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(p, &h->ports, node) {
+		if (p == mine) {
+			found = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	if (!found)
+		return -ENOENT;
+	/* ok: RCU002 */
+	return p->stats;
+}
+
+/* After the walk: sizeof(*p) and the address of the cursor's member read nothing. */
+struct port *hub_port_or_new(struct hub *h, int id)
+{
+	struct port *p;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(p, &h->ports, node) {
+		if (p->id == id)
+			break;
+	}
+	rcu_read_unlock();
+	/* ok: RCU002 */
+	if (&p->node == &h->ports) {
+		/* ok: RCU002 */
+		p = kzalloc(sizeof(*p), GFP_KERNEL);
+		if (!p)
+			return NULL;
+	}
+	return p;
+}
+
+/* The walk unlinks the entry it wants under the update-side lock: it owns it from then on. */
+struct port *hub_take_port(struct hub *h, spinlock_t *lock, int id)
+{
+	struct port *p, *taken = NULL;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(p, &h->ports, node) {
+		if (p->id == id) {
+			spin_lock(lock);
+			list_del_rcu(&p->node);
+			spin_unlock(lock);
+			taken = p;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	if (taken)
+		/* ok: RCU002 */
+		taken->stats = 0;
+	return taken;
+}
+
+/* Dropping the section and starting the walk over from the head (goto restart) is fine. */
+void hub_restart_walk(struct hub *h)
+{
+	struct port *p;
+
+restart:
+	/* ok: RCU002 */
+	rcu_read_lock();
+	list_for_each_entry_rcu(p, &h->ports, node) {
+		if (p->dead) {
+			rcu_read_unlock();
+			hub_sleep(NULL);
+			goto restart;
+		}
+	}
+	rcu_read_unlock();
+}
+
+/* A function of the file that only compares the pointer it is handed. */
+static void hub_forget(struct hub *h, struct port *old)
+{
+	struct port *cur = rcu_dereference_protected(h->active, 1);
+
+	if (old && old != cur)
+		return;
+	RCU_INIT_POINTER(h->active, NULL);
+}
+
+void hub_reset_active(struct hub *h)
+{
+	struct port *p;
+
+	rcu_read_lock();
+	p = rcu_dereference(h->active);
+	rcu_read_unlock();
+	/* ok: RCU002 */
+	hub_forget(h, p);
+}
+
+/* Every caller holds the update-side mutex; the section is there only for the lookup's lockdep. */
+static int hub_bump(struct hub *h, int id)
+{
+	struct port *p;
+
+	rcu_read_lock();
+	p = rcu_dereference(h->active);
+	rcu_read_unlock();
+	if (!p)
+		return -ENOENT;
+	/* ok: RCU002 */
+	p->stats++;
+	return 0;
+}
+
+int hub_bump_locked(struct hub *h, struct mutex *m, int id)
+{
+	int ret;
+
+	mutex_lock(m);
+	ret = hub_bump(h, id);
+	mutex_unlock(m);
+	return ret;
+}
+
+/* The comment above the section says why the object outlives it. */
+int hub_owned_stats(struct hub *h)
+{
+	struct port *p;
+
+	/*
+	 * The active port stays alive while the hub is open; the RCU locking is not necessary,
+	 * it is only there for rcu_dereference().
+	 */
+	rcu_read_lock();
+	p = rcu_dereference(h->active);
+	rcu_read_unlock();
+	/* ok: RCU002 */
+	return p ? p->stats : 0;
+}

@@ -26,6 +26,7 @@ import re
 
 from reviewbot.engine import Hit
 from reviewbot.facts import rcu
+from reviewbot.facts.balance import feasible
 from reviewbot.facts.types import squash
 
 OPENS = rcu.RCU_LOCKS | rcu.SRCU_LOCKS
@@ -33,9 +34,12 @@ CLOSES = rcu.RCU_UNLOCKS | rcu.SRCU_UNLOCKS
 LOOKUP = re.compile(r"(?:^|_)(?:find|lookup|search)(?:_|$)|_by_|_rcu$|^rcu_dereference|^srcu_dereference")
 # reference grabs: the name ends in one of these (css_tryget(), get_task_struct(), dev_hold(), ...)
 REF = re.compile(r"(?:^|_)(?:get|hold|grab|tryget|tryget_live|get_unless_zero|inc_not_zero|inc|pin|ref|getref)"
-                 r"(?:_rcu)?$|(?:^|_)(?:get|grab|hold|pin)_(?!.*(?:_by_|first|next|last|prev))[a-z]+$"
-                 r"|^(?:kref_get|refcount_inc|atomic_inc|atomic_long_inc|percpu_ref_tryget|css_tryget|get_|"
+                 r"(?:_rcu)?$|^(?:kref_get|refcount_inc|atomic_inc|atomic_long_inc|percpu_ref_tryget|css_tryget|get_|"
                  r"try_module_get|kobject_get|dget|igrab|mmget|sock_hold|dev_hold|netdev_hold|in_dev_hold)")
+# reference grabs named by a verb and the object (pnfs_get_layout_hdr(), i915_active_acquire_if_busy(),
+# nvmet_fc_tgt_a_get()): counted only when handed the object itself or one of its members by address
+REF_NAMED = re.compile(r"(?:^|_)(?:get|grab|hold|pin|tryget|acquire)(?:_(?!.*(?:_by_|first|next|last|prev|drvdata|"
+                       r"data|priv|name|size|len|count|flags|id|state|info|type)(?:_|$))\w+)?$")
 LOCKS = re.compile(r"^(?:spin_lock|raw_spin_lock|mutex_lock|read_lock|write_lock|down_read|down_write)\w*$")
 WORD = re.compile(r"^\w+$")
 
@@ -53,10 +57,17 @@ def check(ctx):
         flow = facts.flow(function)
         if flow is None:
             continue
+        # a lock every caller in the file holds, or one the function asserts (lockdep_assert_held()),
+        # is held across the whole body: often the update side's, which keeps the object alive
+        if _held_throughout(idx, function):
+            continue
         assigned = _assigned(facts, function)
+        called = {c.name for c in idx.calls_in(function)}
         spans = {loop.lines[0]: loop.lines for loop in facts.loops if loop.function == function}
         for path in flow.paths:
-            for hit in _walk(path, assigned, returns_protected, spans):
+            if not feasible(path):  # `found = true` only after the reference was taken
+                continue
+            for hit in _walk(path, assigned, returns_protected, spans, idx, called):
                 # Reported only for objects this file itself retires through RCU (kfree_rcu(),
                 # call_rcu(), list_del_rcu()): then its own updater relies on readers staying in
                 # their section. Elsewhere the object may be kept alive by a lock the caller holds
@@ -67,6 +78,13 @@ def check(ctx):
                 if hit.line not in reported:
                     reported.add(hit.line)
                     yield hit
+
+
+def _held_throughout(idx, function: str) -> bool:
+    if any(c.name.startswith("lockdep_assert_held") or c.name in ("might_lock", "__must_hold")
+           for c in idx.calls_in(function)):
+        return True
+    return any(not key.startswith(("rcu", "srcu:", "preempt", "irq")) for key in idx.held_by_callers_chain(function))
 
 
 def _assigned(facts, function: str) -> dict[int, list[tuple[str, str]]]:
@@ -107,10 +125,87 @@ def _callee(value: str) -> str | None:
 
 def _uses(text: str, var: str) -> bool:
     """Whether an expression dereferences var or hands it on (not a comparison or NULL test). A
-    store through it as a whole (`*rdev = x`, an out-parameter of the same name) is not a read."""
+    store through it as a whole (`*rdev = x`, an out-parameter of the same name) is not a read, nor
+    is `sizeof(*p)` or an address compared (`&pos->member == head`, the end of a list walk)."""
     if var not in text or re.match(rf"^\*\s*{re.escape(var)}\s*=[^=]", text):
         return False
+    if "sizeof" in text or "&" in text:
+        text = _NOT_LOADED.sub("", text)
+        text = _patterns(var)[2].sub("", text)
     return bool(_patterns(var)[0].search(text))
+
+
+_NOT_LOADED = re.compile(r"\b(?:sizeof|typeof|__typeof__|offsetof)\s*\((?:[^()]|\([^()]*\))*\)")
+
+
+def _hands(args, var: str) -> bool:
+    """The call is handed the object itself, or a member of it by address (`&tl->active`)."""
+    for a in args:
+        a = squash(a)
+        if a == var or a.startswith((f"&{var}->", f"&({var})->")):
+            return True
+    return False
+
+
+_VERB = re.compile(r"(?:^|_)(get|grab|hold|pin|tryget|acquire)(?:_|$)")
+_DROP = re.compile(r"put|release|unpin|drop|unhold|unref")
+
+
+def _released_here(name: str, called) -> bool:
+    """The function also drops what `name` took: a call named like it with the verb turned
+    (pnfs_get_layout_hdr/pnfs_put_layout_hdr, i915_active_acquire_if_busy/i915_active_release),
+    the evidence that `name` takes a reference and is not a getter (port_get_speed())."""
+    m = None
+    for m in _VERB.finditer(name):
+        pass
+    if m is None:
+        return False
+    prefix = name[: m.start(1)]
+    return any(c.startswith(prefix) and _DROP.search(c[len(prefix):]) for c in called if c != name)
+
+
+def _owner(value: str) -> str | None:
+    """The object an RCU pointer is loaded from: `ulp` in rcu_dereference(ulp->ulp_ops)."""
+    m = re.match(r"^\w+\(\s*&?\(?(\w+)\)?->\w+\s*[,)]", value)
+    return m.group(1) if m else None
+
+
+def _pin_by_identity(cond: str, found: dict) -> None:
+    """`if (pos == f.file->private_data)`: the object found is one the function already holds by
+    another way (its own reference, a file it has open), so what keeps that alive keeps it alive."""
+    cond = squash(cond)
+    for var, info in found.items():
+        m = re.fullmatch(rf"\(?{re.escape(var)}\)?\s*==\s*(.+)|(.+?)\s*==\s*\(?{re.escape(var)}\)?", cond)
+        if not m:
+            continue
+        other = (m.group(1) or m.group(2)).strip()
+        if other and not re.fullmatch(r"\(*(?:NULL|0|\w+\s*\(.*)\)*", other) and \
+                not any(_mentions(other, v) for v in found):
+            info["pinned"] = True
+
+
+def _only_compares(idx, callee: str, positions: list[int]) -> bool:
+    """A function of this file whose parameter at each position is only compared or tested, never
+    dereferenced or handed on (auditd_reset(ac) checks `ac != ac_old` under its lock)."""
+    if not positions or callee not in idx.names:
+        return False
+    fn = idx.facts.function(callee)
+    params = [q.name or "" for q in fn.params] if fn is not None else []
+    calls = idx.calls_in(callee)
+    for i in positions:
+        if i >= len(params) or not params[i]:
+            return False
+        name = params[i]
+        body = [a for a in idx.facts.assignments if a.function == callee]
+        if any(_passes(c.args, name) or squash(c.name) == name for c in calls):
+            return False
+        if any(_uses(squash(a.value), name) or _mentions(squash(a.target), name) for a in body):
+            return False
+        if any(r.function == callee and r.value and _uses(squash(r.value), name) for r in idx.facts.returns):
+            return False
+        if any(c.function == callee and _uses(squash(c.text), name) for c in idx.facts.conditions):
+            return False
+    return True
 
 
 def _passes(args, var: str) -> bool:
@@ -126,23 +221,29 @@ def _passes(args, var: str) -> bool:
 def _patterns(var: str):
     v = re.escape(var)
     return (re.compile(rf"(?<![\w.>]){v}\s*(?:->|\[)|\*\s*\(?\s*{v}(?!\w)"),
-            re.compile(rf"^&?\(?{v}\)?(?:->|\.|\[)"))
+            re.compile(rf"^&?\(?{v}\)?(?:->|\.|\[)"),
+            re.compile(rf"&\s*{v}\s*->\s*\w+(?=\s*[!=]=)|(?<=[!=]=)\s*&\s*{v}\s*->\s*\w+(?!\s*(?:->|\.|\[))"))
 
 
-SAFE_NOTE = re.compile(r"\bsafe\b|go away|be freed|still valid|keeps? \w+ alive|pinned|outside (?:of )?(?:the )?rcu",
+SAFE_NOTE = re.compile(r"\bsafe\b|go away|be freed|still valid|keeps? \w+ alive|stays? alive|pinned|outside (?:of )?(?:the )?rcu|"
+                       r"(?:rcu|lock\w*) is not (?:necessary|needed)|(?:requires?|needs?) (?:the )?rcu(?: read)?[ -]lock",
                        re.IGNORECASE)
 _SOURCE: dict = {}
 
 
-def _documented_safe(unlock) -> bool:
+def _documented_safe(unlock, above_only: bool = False) -> bool:
     """The comment right above the unlock says why dropping the section is safe here ("the device
-    cannot go away", "accessing the CQ outside of rcu_read_lock is safe")."""
+    cannot go away", "accessing the CQ outside of rcu_read_lock is safe"), or the one above the
+    lock says the section is there only for the lookup ("the RCU locking is not necessary",
+    "we use a function that requires RCU lock")."""
     lines = _SOURCE.get("lines") or []
     n = unlock.lines[0] - 2
     block = []
     while n >= 0 and len(block) < 12 and re.match(r"^\s*(?:/\*|\*|//)", lines[n]):
         block.append(lines[n])
         n -= 1
+    if above_only:
+        return bool(SAFE_NOTE.search(" ".join(block)))
     after = []
     n = unlock.lines[0]
     while n < len(lines) and len(after) < 12 and (re.match(r"^\s*(?:/\*|\*|//)", lines[n]) or not lines[n].strip()):
@@ -151,7 +252,7 @@ def _documented_safe(unlock) -> bool:
     return bool(SAFE_NOTE.search(" ".join(block + after)))
 
 
-def _walk(path, assigned, returns_protected, loop_spans=None):
+def _walk(path, assigned, returns_protected, loop_spans=None, idx=None, called=frozenset()):
     loop_spans = loop_spans or {}
     depth = 0  # open read-side sections
     found: dict[str, dict] = {}  # var -> {line, how, section (lock event), pinned}
@@ -159,6 +260,8 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
     loops: list[dict] = []  # open _rcu walks: {cursor, event, dropped (unlock event or None)}
     other_locks: list = []  # spinlocks, mutexes... held now: they may be what keeps the object alive
     section_lines: set[int] = set()  # lines of the calls made in the current section
+    opened = None  # the lock call of the current section
+    walks: list[dict] = []  # every open loop, innermost last: whether the path broke out of it
     for e in path.events:
         if e.lock is not None and e.lock.kind not in rcu.RCU_FLAVOURS | {"srcu", "preempt", "irq"}:
             if e.lock.action == "acquire":
@@ -169,17 +272,28 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
                         del other_locks[i]
                         break
         if e.kind == "loop":
+            walks.append({"lines": e.lines, "broke": False})
             if e.args:
                 stale.pop(squash(e.args[0]), None)  # the iterator rebinds its cursor
             if rcu.RCU_ITERATORS.match(e.name) and e.args and depth:
                 cursor = squash(e.args[0])
                 found[cursor] = {"line": e.lines[0], "how": f"{e.name}()", "pinned": False, "section": None,
                                  "span": loop_spans.get(e.lines[0], e.lines)}
-                loops.append({"cursor": cursor, "event": e, "dropped": None})
+                loops.append({"cursor": cursor, "event": e, "dropped": None,
+                              "span": loop_spans.get(e.lines[0], e.lines)})
+            continue
+        if e.kind == "break":
+            if walks:
+                walks[-1]["broke"] = True
             continue
         if e.kind == "loop_exit":
+            walk = walks.pop() if walks else None
             if loops and loops[-1]["event"].lines == e.lines:
-                loops.pop()
+                loop = loops.pop()
+                if walk is not None and not walk["broke"]:
+                    # the walk ran to its end: the cursor now stands for the list head, not an entry
+                    found.pop(loop["cursor"], None)
+                    stale.pop(loop["cursor"], None)
             continue
         if e.kind == "assign":
             var = squash(e.name)
@@ -196,7 +310,7 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
                     if callee and callee in rcu.READER_LOADS:
                         # rcu_dereference() says it in so many words: the object lives by the section
                         found[var] = {"line": e.lines[0], "how": f"{callee}()", "pinned": False, "section": None,
-                                      "explicit": True}
+                                      "explicit": True, "owner": _owner(value)}
                     elif callee and (callee in rcu.TABLE_LOOKUPS or callee in returns_protected):
                         found[var] = {"line": e.lines[0], "how": f"{callee}()", "pinned": False, "section": None}
                     elif callee and LOOKUP.search(callee) and not REF.search(callee):
@@ -219,6 +333,8 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
                     yield from _use(stale, var, info, e)
             continue
         if e.kind == "branch":
+            if depth and e.taken:
+                _pin_by_identity(e.name, found)
             for var, info in list(stale.items()):
                 if _uses(e.name, var) and _reportable(info, other_locks):
                     yield from _use(stale, var, info, e)
@@ -228,6 +344,9 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
         if e.name in OPENS:
             depth += 1
             section_lines = set()
+            opened = e
+            # taken again before the walk (`goto restart`): the walk starts over from the head
+            loops[:] = [loop for loop in loops if loop["span"][0] <= e.lines[0] <= loop["span"][1]]
             for loop in loops:
                 if loop["dropped"] is not None:
                     if not loop.get("pinned"):
@@ -236,7 +355,7 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
             continue
         if e.name in CLOSES:
             depth = max(0, depth - 1)
-            if depth == 0 and _documented_safe(e):
+            if depth == 0 and (_documented_safe(e) or (opened is not None and _documented_safe(opened, above_only=True))):
                 found.clear()
                 loops.clear()
                 continue
@@ -272,11 +391,25 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
                 continue
             if PRINTS.match(e.name) or "typeof" in e.text or not _reportable(info, other_locks):
                 continue
+            if idx is not None and not _uses(e.text.replace(e.name, "", 1), var) and \
+                    _only_compares(idx, e.name, [i for i, a in enumerate(e.args) if squash(a) == var]):
+                continue  # a function of the file that only compares the pointer it is handed
             yield from _use(stale, var, info, e)
         # pinned inside the section: a reference, or the object's own lock
         if depth:
             for var, info in found.items():
                 if (REF.search(e.name) or LOCKS.match(e.name)) and _passes(e.args, var):
+                    info["pinned"] = True
+                elif REF_NAMED.search(e.name) and _hands(e.args, var) and _released_here(e.name, called):
+                    info["pinned"] = True
+                elif e.name in rcu.LIST_DELS and _hands(e.args, var):
+                    # unlinked by this function inside the section (claimed under the update-side
+                    # lock): it is now the owner, and whoever else finds it no longer can
+                    info["pinned"] = True
+                elif info.get("owner") and (REF.search(e.name) or REF_NAMED.search(e.name)) and \
+                        _hands(e.args, info["owner"]) and _released_here(e.name, called):
+                    # a reference on the object the pointer was loaded from: its unregistration
+                    # waits for that reference before it retires what the slot points to
                     info["pinned"] = True
 
 
@@ -285,7 +418,7 @@ def _walk(path, assigned, returns_protected, loop_spans=None):
 RETIRES = re.compile(r"free|release|destroy|_put$|^put_|_put_|unregister|_rcu$|^rcu_|kfree|call_rcu")
 
 # calls that only print or trace a pointer's value
-PRINTS = re.compile(r"^(?:pr_\w+|printk\w*|dev_(?:dbg|info|warn|err|notice)\w*|netdev_\w+|trace_\w+|\w+_dbg|"
+PRINTS = re.compile(r"^(?:pr_\w+|\w*printk\w*|ASSERT\w*|\w+_ASSERT\w*|assert|dev_(?:dbg|info|warn|err|notice)\w*|netdev_\w+|trace_\w+|\w+_dbg|"
                     r"\w+_debug|WARN\w*|BUG_ON|seq_printf|snprintf|sprintf|scnprintf)$")
 
 

@@ -41,6 +41,7 @@ NOT_SECTIONS = {"preempt", "irq"}
 UPDATES = (rcu.POINTER_STORES | set(rcu.LIST_DELS) | set(rcu.LIST_ADDS) | set(rcu.DEFERRED_FREES)
            | rcu.RCU_DEFERS | rcu.RCU_WAITS)
 RCU_KINDS = rcu.RCU_FLAVOURS
+PACKET_PATH = re.compile(r"(?:^|_)(?:in|rcv|recv|receive|input|output|xmit|hook|rx|tx|poll|napi|forward)(?:_|$)")
 
 
 class Judge:
@@ -80,11 +81,26 @@ class Judge:
         what it calls)."""
         seen = seen if seen is not None else {function}
         for site in self.idx.call_sites.get(function, ()):
-            if "rcu" in site.held:
+            if "rcu" in site.held or any(h.startswith("srcu:") for h in site.held):
+                # an SRCU section protects it too: walking SRCU data with _rcu primitives is SRCU003's
                 return True
             if depth < 4 and site.caller not in seen:
                 seen.add(site.caller)
                 if self.callers_hold_rcu(site.caller, depth + 1, seen):
+                    return True
+        return False
+
+    def on_packet_path(self, function: str, depth: int = 4, seen=None) -> bool:
+        """Whether the function, or a caller chain in the file reaching it, is named for the packet
+        or hook path (`nf_conntrack_in()`, `*_rcv()`, `*_rx_*()`): the kernel runs those inside its
+        own read-side section (netfilter hooks, NAPI polling, the receive softirq)."""
+        if PACKET_PATH.search(function):
+            return True
+        seen = seen if seen is not None else {function}
+        for site in self.idx.call_sites.get(function, ()):
+            if depth and site.caller not in seen:
+                seen.add(site.caller)
+                if self.on_packet_path(site.caller, depth - 1, seen):
                     return True
         return False
 
@@ -98,7 +114,9 @@ class Judge:
         sleeps = self.idx.summaries.get(function).sleeps if function in self.idx.summaries else None
         if sleeps and "->" in sleeps:
             sleeps = None  # a callee's sleep may sit behind a test of the context; only the function's own counts
-        if rcu_sections:
+        if rcu_sections and not self.on_packet_path(function):
+            # taking rcu_read_lock() around other lines says the author knows no caller holds it;
+            # on the packet path the caller's section is there anyway (a nested one is legal)
             s = rcu_sections[0]
             why = f"{function}() takes {s.lock.call}() on line {s.acquire_lines[0]}, but not around this line"
         elif sleeps:
@@ -179,7 +197,7 @@ def _judge(judge: Judge, function: str, lines, what: str, subject: str, walk: bo
         # An updater (it publishes, unpublishes or retires RCU data under its own lock) whose callers
         # in the file hold no read-side section: nothing else would make rcu_dereference() legal.
         updates = any(c.name in UPDATES for c in judge.idx.calls_in(function))
-        if not updates or not judge.idx.call_sites.get(function):
+        if not updates or not judge.idx.call_sites.get(function) or judge.on_packet_path(function):
             return None
         lock_text = f"{lock.call}({lock.key})"
         message = (f"{what} reads {name} under {lock_text} (line {here[0].acquire_lines[0]}) but outside any "

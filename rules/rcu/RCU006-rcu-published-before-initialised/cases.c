@@ -234,15 +234,15 @@ int flow_add_once(struct flow_table *t, u32 key, u32 action)
 	return 0;
 }
 
-/* Stats with a lock and a work item set up after they are published: the readers are in
- * another file and take the lock. */
+/* Stats with a lock and a work item set up after they are published, the readers in another file:
+ * whether they take the lock is not known here (left to the lifetime model). */
 int flow_stats_attach(struct flow_table *t, void (*fn)(struct work_struct *))
 {
 	struct flow_stats *s = kzalloc(sizeof(*s), GFP_KERNEL);
 
 	if (!s)
 		return -ENOMEM;
-	/* ruleid: RCU006 */
+	/* ok: RCU006 */
 	rcu_assign_pointer(t->stats, s);
 	spin_lock_init(&s->lock);
 	INIT_WORK(&s->flush, fn);
@@ -263,7 +263,8 @@ struct flow_table *flow_table_create(void)
 	return t;
 }
 
-/* A port handed in to be set up, hashed before its work items exist. */
+/* A port handed in to be set up, hashed before its work items exist: the init function publishes
+ * a half-built port, whatever the readers elsewhere do with it. */
 void flow_port_init(struct flow_port *p, int id, void (*reset)(struct work_struct *),
 		    void (*poll)(struct work_struct *))
 {
@@ -298,4 +299,16 @@ u32 flow_add_and_report(struct flow_table *t, u32 key)
 	/* ok: RCU006 */
 	list_add_rcu(&r->node, &t->rules);
 	return r->key;
+}
+
+/* An init function handed the port publishes it, then fills in the fields readers use. */
+void flow_port_setup(struct flow_port *p, int id, void (*reset)(struct work_struct *),
+		     void (*poll)(struct work_struct *))
+{
+	INIT_WORK(&p->reset, reset);
+	INIT_DELAYED_WORK(&p->poll, poll);
+	/* ruleid: RCU006 */
+	hlist_add_head_rcu(&p->hnode, &flow_ports[id % 64]);
+	p->port_id = id;
+	INIT_LIST_HEAD(&p->pending);
 }
