@@ -66,9 +66,16 @@ def _init(only: str | None, use_models: bool = False) -> None:
         _RULES, _MODELS = rulepack.select(rulepack.load_rules(), only, None), []
 
 
-def review_file(job: tuple[str, str]) -> tuple[str, int, list[tuple[int, str, str]], str | None]:
-    """(rel, lines, [(line, rule, message)], error): error names why the file could not be read
-    (lines -1) or reviewed (lines 0); the caller counts and prints it."""
+def model_outcome(f) -> str:
+    """What the models did with a rule finding: "reproduced" (confirmed, with a trace), "refuted"
+    (they ran its code without a divergence) or "" (neither, or no model ran)."""
+    extra = dict(f.extra)
+    return "reproduced" if "confirmed_by" in extra else "refuted" if "refuted_by" in extra else ""
+
+
+def review_file(job: tuple[str, str]) -> tuple[str, int, list[tuple[int, str, str, str]], str | None]:
+    """(rel, lines, [(line, rule, message, model outcome)], error): error names why the file could
+    not be read (lines -1) or reviewed (lines 0); the caller counts and prints it."""
     from reviewbot import engine, thread
 
     path, rel = job
@@ -84,7 +91,8 @@ def review_file(job: tuple[str, str]) -> tuple[str, int, list[tuple[int, str, st
             found = engine.run_patch(patch, _RULES)
     except Exception as exc:  # one bad file must not stop the sweep, nor vanish from it
         return rel, 0, [], f"{type(exc).__name__}: {exc}"
-    return rel, text.count("\n"), [(f.line, f.rule, f.message) for f in sorted(found, key=lambda f: f.sort_key())], None
+    return rel, text.count("\n"), [(f.line, f.rule, f.message, model_outcome(f))
+                                    for f in sorted(found, key=lambda f: f.sort_key())], None
 
 
 def children_cpu() -> float:
@@ -229,6 +237,7 @@ def main() -> int:
     listing: list[str] = []
     findings: list[tuple[str, int, str, str]] = []
     per_rule: Counter = Counter()
+    outcomes: dict[tuple[str, str, int], str] = {}  # (rule, file, line) -> what the models did
     failed: list[tuple[str, str]] = []
     read = 0
     unread: set[str] = set()
@@ -246,9 +255,11 @@ def main() -> int:
             row[0] += 1
             row[1] += n_lines
             row[2] += len(found)
-            for line, rule, message in found:
+            for line, rule, message, outcome in found:
                 per_rule[rule] += 1
-                listing.append(f"{rel}:{line}: {rule}: {message}")
+                listing.append(f"{rel}:{line}: {rule}: {message}" + (f" [model: {outcome}]" if outcome else ""))
+                if outcome:
+                    outcomes[(rule, rel, line)] = outcome
                 findings.append((rel, line, rule, message))
     seconds = time.perf_counter() - start
     cpu_seconds = children_cpu() - cpu  # the workers have exited with the pool
@@ -267,6 +278,10 @@ def main() -> int:
     for rel, error in failed:
         print(f"  failed: {rel}: {error}")
     print(f"per rule: {dict(sorted(per_rule.items())) or '{}'}")
+    if args.models:
+        by_outcome = Counter((rule, outcome) for (rule, _f, _l), outcome in outcomes.items())
+        print("models on rule findings (the rest: neither): "
+              + (", ".join(f"{rule} {outcome} {n}" for (rule, outcome), n in sorted(by_outcome.items())) or "none"))
     rate = total_lines / seconds if seconds else 0.0
     cpu_rate = total_lines / cpu_seconds if cpu_seconds else 0.0
     print(f"reviewbot: {seconds:.1f} s wall with {args.jobs} processes, {rate:,.0f} lines/s; "
@@ -308,6 +323,16 @@ def main() -> int:
         if judged:
             precision = v["true"] / judged
             print(f"precision over judged rows: {v['true']}/{judged} = {100 * precision:.1f}%")
+        if args.models and judged:
+            # the two ways to treat a refuted finding, measured on the same verdicts
+            rows = [r for r in read_verdicts(args.verdicts) if (r.get("verdict") or "").strip().lower()
+                    in TRUE_VERDICTS | FALSE_VERDICTS]
+            refuted = [r for r in rows if outcomes.get((r["rule"], r["file"], int(r["line"]))) == "refuted"]
+            true_refuted = sum(r["verdict"].strip().lower() in TRUE_VERDICTS for r in refuted)
+            kept = len(rows) - len(refuted)
+            print(f"refuted by the models: {len(refuted)} judged findings ({true_refuted} true); kept at confidence low: "
+                  f"precision {v['true']}/{judged}; dropped: precision {v['true'] - true_refuted}/{kept} = "
+                  f"{100 * (v['true'] - true_refuted) / max(kept, 1):.1f}%")
 
     # the targets of the issue, printed and not enforced
     whole = "" if args.jobs <= 2 else f" (ran with {args.jobs} processes, not 2: not comparable)"

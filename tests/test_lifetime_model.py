@@ -227,3 +227,16 @@ def test_confirm_refute_policy():
     life = Finding("LIFE001", "error", "high", "p", "a.c", 10, 10, "m", trace=("t",))
     up = engine.confirm_refute([rule, life], [model], explored, "low")
     assert [(f.rule, f.confidence, f.trace) for f in up] == [("RCU001", "high", ("t",))]
+
+
+def test_lifetime_divergences_are_said_only_through_a_rule_finding(lifetime):
+    # every lifetime kind is alone = false (docs/design.md): the model shows each of these bugs ...
+    assert all(not kind.alone for kind in lifetime[0].kinds)
+    for src in (UAF, AFTER_UNLOCK, PUBLISH, DEADLOCK):
+        assert run(src, lifetime).divergences
+        said = review(src).findings
+        # ... and a review says it as the rule finding it confirms, never as a LIFE finding of its own
+        assert not [f for f in said if f.rule.startswith("LIFE")]
+        confirmed = [f for f in said if dict(f.extra).get("confirmed_by", "").startswith("LIFE")]
+        assert all(f.trace and f.confidence == "high" for f in confirmed)
+    assert [f.rule for f in review(UAF).findings if dict(f.extra).get("confirmed_by")] == ["RCU001"]
