@@ -132,10 +132,12 @@ def run(series: Series, rules: list[Rule], tree: str | None = None, models: list
         if patch.unreadable:
             continue  # named in Review.unreadable; nothing of it can be read
         units: dict = {}  # parsed files, shared by the rules and the models of this patch
-        findings.extend(run_patch(patch, rules, tree, units))
-        if models:
+        said = run_patch(patch, rules, tree, units)
+        findings.extend(said)
+        wanted = [m for m in models if m.has_something_to_say({f.rule for f in said})]
+        if wanted:
             ran: list[dict] = []
-            found, missed = run_models(patch, list(models), tree=tree, units=units, explored=ran)
+            found, missed = run_models(patch, wanted, tree=tree, units=units, explored=ran)
             explored.extend({**e, "patch": patch.msgid} for e in ran)
             findings.extend(f for f in found if keep is None or keep(f.rule))
             not_modelled.extend({**m, "patch": patch.msgid} for m in missed)

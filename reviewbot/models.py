@@ -82,6 +82,15 @@ class Model:
     folder: Path
     kinds: tuple[FindingKind, ...]
 
+    def has_something_to_say(self, rule_ids: set[str]) -> bool:
+        """Whether running the model on a patch whose rules said `rule_ids` can change the review.
+        A model with a kind that speaks alone always can. One whose every kind is `alone = false`
+        only confirms or refutes rule findings: with none of the rules it confirms on the patch,
+        all it would find is dropped, so it is not run (the lifetime model on most patches)."""
+        if any(kind.alone for kind in self.kinds):
+            return True
+        return any(rule in rule_ids for kind in self.kinds for rule in kind.confirms)
+
     def kind(self, rule: str) -> FindingKind | None:
         return next((k for k in self.kinds if k.id == rule), None)
 

@@ -240,3 +240,20 @@ def test_lifetime_divergences_are_said_only_through_a_rule_finding(lifetime):
         confirmed = [f for f in said if dict(f.extra).get("confirmed_by", "").startswith("LIFE")]
         assert all(f.trace and f.confidence == "high" for f in confirmed)
     assert [f.rule for f in review(UAF).findings if dict(f.extra).get("confirmed_by")] == ["RCU001"]
+
+
+def test_a_model_that_only_confirms_runs_where_a_rule_it_confirms_spoke(lifetime, monkeypatch):
+    model = lifetime[0]
+    assert not model.has_something_to_say({"KDOC001", "SRCU001"})
+    assert model.has_something_to_say({"RCU002"})
+    speaks = models.Model("m", "n", "s", "see", None, (models.FindingKind("X001", "t", "error", "high"),))
+    assert speaks.has_something_to_say(set())
+    # the engine does not run it on a patch where no such rule spoke: nothing it finds could be said
+    ran = []
+    real_run = models.Model.run
+    monkeypatch.setattr(models.Model, "run", lambda self, patch, **kw: ran.append(self.id) or real_run(self, patch, **kw))
+    assert not [f for f in review(UAF_FIXED).findings if f.rule.startswith(("RCU", "LIFE"))]
+    assert "lifetime" not in ran and "bpf_oom" in ran
+    ran.clear()
+    assert [f.rule for f in review(UAF).findings if f.rule.startswith("RCU")] == ["RCU001"]
+    assert "lifetime" in ran
