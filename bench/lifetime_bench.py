@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import statistics
+from collections import Counter
 import sys
 import tempfile
 import time
@@ -24,7 +25,7 @@ DEFAULT = ROOT.parent / "shared" / "corpus" / "lists" / "cgroups-3000.mbox.gz"
 
 
 def main(argv: list[str]) -> int:
-    from reviewbot import batch, lore, models, thread
+    from reviewbot import batch, lore, models
     from reviewbot.errors import ReviewbotError
 
     path = Path(argv[1]) if len(argv) > 1 else DEFAULT
@@ -36,16 +37,23 @@ def main(argv: list[str]) -> int:
     lifetime = [m for m in models.load_models() if m.id == "lifetime"]
     times, applied, worlds = [], 0, 0
     slow = (0.0, "")
+    threads = Counter()
+    unreadable = 0
     for raws_of_thread in batch.split_threads(raws):
+        threads["read"] += 1
         msgs = [lore.parse_message(r) for r in raws_of_thread]
         first = next((m for m in (lore.clean_msgid(x) for x in msgs) if m), None)
         try:
-            versions = thread.assemble_versions(msgs, first)
-        except ReviewbotError:
+            versions = batch.thread_series(msgs, first) if first else []
+        except ReviewbotError as exc:
+            # counted, not dropped: a thread with no series is a discussion; any other reason is shown
+            threads["without patches" if str(exc).startswith("no patches") else f"failed: {exc}"] += 1
             continue
+        threads["with patches"] += 1
         for series in versions:
             for patch in series.patches:
                 if patch.unreadable:
+                    unreadable += 1
                     continue
                 t0 = time.perf_counter()
                 result = lifetime[0].run(patch)
@@ -59,6 +67,8 @@ def main(argv: list[str]) -> int:
         print("no patches", file=sys.stderr)
         return 2
     med = statistics.median(times)
+    print(f"threads: {', '.join(f'{n} {what}' for what, n in threads.items())}; "
+          f"patches: {len(times) + unreadable} assembled, {len(times)} run, {unreadable} unreadable (no diff to run)")
     print(f"{len(times)} patches, the lifetime model applied to {applied} ({worlds} worlds); "
           f"median {med * 1000:.1f} ms per patch, mean {statistics.mean(times) * 1000:.1f} ms, "
           f"slowest {slow[0]:.2f} s ({slow[1][:70]})")

@@ -319,14 +319,10 @@ def review_thread(job: tuple[int, list[bytes]]) -> list[Outcome]:
         if first is None:
             return [Outcome(index, "no-patches", error="no message with a Message-ID")]
         try:
-            versions = thread.assemble_versions(msgs, first)
+            versions = thread_series(msgs, first)
         except ReviewbotError as exc:
             status = "no-patches" if str(exc).startswith("no patches") else "failed"
             return [Outcome(index, status, error=str(exc), msgid=first)]
-        covered = {p.msgid for s in versions for p in s.patches}
-        loose = [m for m in msgs if lore.clean_msgid(m) not in covered and not lore.is_reply(m) and lore.has_diff(m)]
-        if loose:
-            versions.append(thread.assemble_patches(loose))
         return [_review_one(index, series, settings) for series in versions]
     except ReviewbotError as exc:
         return [Outcome(index, "failed", error=str(exc))]
@@ -334,6 +330,20 @@ def review_thread(job: tuple[int, list[bytes]]) -> list[Outcome]:
         if os.environ.get("REVIEWBOT_DEBUG"):
             raise
         return [Outcome(index, "failed", error=f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])]
+
+
+def thread_series(msgs: list, first: str) -> list:
+    """Every version of the series of a thread (latest first), then, as one more series, the patch
+    mails that fall in no version b4 finds (a second series posted into the thread): every patch
+    mail of the thread is in exactly one of them. Raises ReviewbotError when there is no series."""
+    from reviewbot import lore, thread
+
+    versions = thread.assemble_versions(msgs, first)
+    covered = {p.msgid for s in versions for p in s.patches}
+    loose = [m for m in msgs if lore.clean_msgid(m) not in covered and not lore.is_reply(m) and lore.has_diff(m)]
+    if loose:
+        versions.append(thread.assemble_patches(loose))
+    return versions
 
 
 _ENCODED = re.compile(rb"(?im)^content-transfer-encoding:\s*(?:base64|quoted-printable)")
