@@ -174,6 +174,24 @@ def _accepts(fn, name: str) -> bool:
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+def sibling_module(model_file: str, name: str, **preset) -> ModuleType:
+    """The module `name`.py beside a model's model.py, loaded once per process as
+    reviewbot_model_<pack>_<name> (a model pack is a folder of files, not a package). `preset`
+    attributes are set on it before it runs (a module that builds on the model reads them)."""
+    here = Path(model_file)
+    modname = f"reviewbot_model_{here.parent.parent.name}_{name}"
+    if modname not in sys.modules:
+        spec = importlib.util.spec_from_file_location(modname, here.with_name(f"{name}.py"))
+        if spec is None or spec.loader is None:
+            raise InputError(f"model {here.parent.parent.name}: cannot load {name}.py")
+        module = importlib.util.module_from_spec(spec)
+        for key, value in preset.items():
+            setattr(module, key, value)
+        sys.modules[modname] = module
+        spec.loader.exec_module(module)
+    return sys.modules[modname]
+
+
 def run_models(patch: Patch, models: list[Model], tree: str | None = None, units: dict | None = None,
                explored: list | None = None) -> tuple[list[Finding], list[dict]]:
     """Run every model on one patch: (findings at lines the patch adds, what was not modelled).

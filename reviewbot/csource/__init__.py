@@ -10,7 +10,8 @@ Importing this package is cheap: tree-sitter's Language and Parser are created o
 
 # `mask` the function is not re-exported: it would hide the `mask` module of this package.
 from reviewbot.csource.mask import Masked, mask_source
-from reviewbot.csource.parse import CUnit, Node, declarator_identifier, error_nodes, parse_c, unparen, walk
+from reviewbot.csource.parse import (CUnit, Node, declarator_identifier, error_nodes, parse_c, previous_statement,
+                                     unparen, walk)
 from reviewbot.csource.query import compile_query, query_matches
 from reviewbot.csource.postimage import is_c_path, post_image, unit_of_changed_file, units_from_patch
 
@@ -28,6 +29,7 @@ __all__ = [
     "query_matches",
     "unit_of_changed_file",
     "units_from_patch",
+    "previous_statement",
     "unparen",
     "walk",
 ]

@@ -216,6 +216,14 @@ def unparen(node: Node | None) -> Node | None:
     return node
 
 
+def previous_statement(node: Node) -> Node | None:
+    """The named sibling before `node`, comments passed over (the statement a rule reads with it)."""
+    sib = node.prev_named_sibling
+    while sib is not None and sib.type == "comment":
+        sib = sib.prev_named_sibling
+    return sib
+
+
 def error_nodes(root: Node) -> Iterator[Node]:
     """Every ERROR or MISSING node under root (not descending into ERROR nodes)."""
     stack = [root]

@@ -20,10 +20,8 @@ Code the interpreter cannot run is reported as not modelled; the model never gue
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from reviewbot import csource
@@ -41,20 +39,10 @@ from reviewbot.interp.kernel import defer, domain, free_block
 from reviewbot.interp.machine import Frame
 from reviewbot.interp.memory import NULL, Block, Func, Ptr, Struct, c_string, clone_value, truth
 from reviewbot.interp.program import FuncDef, N, Program, walk
-from reviewbot.models import Divergence, ModelResult
+from reviewbot.models import Divergence, ModelResult, sibling_module
 
 
-def _sibling(name: str):
-    modname = f"reviewbot_model_bpf_oom_{name}"
-    if modname not in sys.modules:
-        spec = importlib.util.spec_from_file_location(modname, Path(__file__).with_name(f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[modname] = module
-        spec.loader.exec_module(module)
-    return sys.modules[modname]
-
-
-contract = _sibling("contract")
+contract = sibling_module(__file__, "contract")
 Handler = contract.Handler
 
 MODEL = "bpf_oom"
@@ -163,14 +151,24 @@ def _design(prog: Program) -> str:
 
 def _tree():
     """The tree design's module (tree.py), which builds on this one."""
-    name = f"reviewbot_model_bpf_oom_tree"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("tree.py"))
-        module = importlib.util.module_from_spec(spec)
-        module.v1 = sys.modules[__name__]
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return sibling_module(__file__, "tree", v1=sys.modules[__name__])
+
+
+def documented_pieces(pc, patch, units, fields, design: str):
+    """pc with what every design reads first: the ops' `name` member (a char array) and the
+    contract clauses of `design` that the patch's commit message and added lines document; each
+    clause they do not is said as not modelled."""
+    for name, ctype in fields.items():
+        if ctype[0] == "array" and ctype[1] == ("int", "char"):
+            pc.name_member, pc.name_size = name, ctype[2]
+    documentation = patch.commit_message + "\n" + "\n".join(
+        cf.post_image[n] for cf, _ in units for n in sorted(cf.added_lines))
+    clauses = {cid: c for cid, c in contract.CLAUSES.items() if design in c.designs}
+    pc.clauses = {cid for cid, c in clauses.items() if contract.documented(c, documentation)}
+    for cid, c in clauses.items():
+        if cid not in pc.clauses:
+            pc.nm(f"contract clause {cid}", contract.not_documented(c))
+    return pc
 
 
 def find_descriptor(prog: Program, pc: Pieces) -> None:
@@ -230,17 +228,7 @@ def recognise(patch) -> Pieces | None:
     files = {cf.path: cf for cf, _ in units}
     if _design(prog) == "tree":  # the series' v2 design: handlers per memory cgroup (tree.py)
         return _tree().recognise(patch, units, prog, files, fields)
-    pc = Pieces(prog, members=list(fields.items()))
-    for name, ctype in fields.items():
-        if ctype[0] == "array" and ctype[1] == ("int", "char"):
-            pc.name_member, pc.name_size = name, ctype[2]
-    documentation = patch.commit_message + "\n" + "\n".join(
-        cf.post_image[n] for cf, _ in units for n in sorted(cf.added_lines))
-    clauses = {cid: c for cid, c in contract.CLAUSES.items() if "list" in c.designs}
-    pc.clauses = {cid for cid, c in clauses.items() if contract.documented(c, documentation)}
-    for cid, c in clauses.items():
-        if cid not in pc.clauses:
-            pc.nm(f"contract clause {cid}", contract.not_documented(c))
+    pc = documented_pieces(Pieces(prog, members=list(fields.items())), patch, units, fields, "list")
 
     walks = [fd for fd in prog.functions.values() if _calls_member(fd, HANDLER)]
     with_oc = [fd for fd in walks if any(t == ("ptr", OC) for _, t in fd.params)]

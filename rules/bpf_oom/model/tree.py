@@ -110,17 +110,7 @@ def _called_on_offline(prog, fd: FuncDef) -> bool:
 
 
 def recognise(patch, units, prog, files, fields) -> TreePieces:
-    pc = TreePieces(prog, members=list(fields.items()))
-    for name, ctype in fields.items():
-        if ctype[0] == "array" and ctype[1] == ("int", "char"):
-            pc.name_member, pc.name_size = name, ctype[2]
-    documentation = patch.commit_message + "\n" + "\n".join(
-        cf.post_image[n] for cf, _ in units for n in sorted(cf.added_lines))
-    clauses = {cid: c for cid, c in contract.CLAUSES.items() if "tree" in c.designs}
-    pc.clauses = {cid for cid, c in clauses.items() if contract.documented(c, documentation)}
-    for cid, c in clauses.items():
-        if cid not in pc.clauses:
-            pc.nm(f"contract clause {cid}", contract.not_documented(c))
+    pc = v1.documented_pieces(TreePieces(prog, members=list(fields.items())), patch, units, fields, "tree")
 
     # the handler's parameters: the struct oom_control * and the context
     params = v1.member_params(prog, OPS_STRUCT, HANDLER) or []

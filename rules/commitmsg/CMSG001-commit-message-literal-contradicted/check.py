@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 
-from reviewbot.csource import unparen, walk
+from reviewbot.csource import previous_statement, unparen, walk
 from reviewbot.engine import Hit
 
 _VERBS = (r"printed|shown|reported|used|returned|displayed|logged|emitted|written|chosen|selected|"
@@ -434,13 +434,6 @@ def _next_statement(node):
     return None
 
 
-def _previous_statement(node):
-    sib = node.prev_named_sibling
-    while sib is not None and sib.type == "comment":
-        sib = sib.prev_named_sibling
-    return sib
-
-
 class Fallback:
     def __init__(self, subject, literal, first, last, target, function, kind="absent", printed=False,
                  initializer=False):
@@ -511,7 +504,7 @@ def _if_fallbacks(unit, values: Values, node):
         if expr is None or expr.type != "assignment_expression":
             return
         target = unit.text(expr.child_by_field_name("left"))
-        prev = _previous_statement(node)
+        prev = previous_statement(node)
         if prev is None:
             return
         lit = None

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from reviewbot.csource import unparen, walk
+from reviewbot.csource import previous_statement, unparen, walk
 from reviewbot.engine import Hit
 
 _ERRNO = r"%?-(?P<errno>E[A-Z][A-Z0-9]{1,15})\b"
@@ -219,13 +219,6 @@ def _branch_errno(unit, branch) -> tuple[str, object] | None:
     return None
 
 
-def _previous(node):
-    sib = node.prev_named_sibling
-    while sib is not None and sib.type == "comment":
-        sib = sib.prev_named_sibling
-    return sib
-
-
 def errno_returns(unit, fd) -> list[Return]:
     out = []
     for node in walk(fd):
@@ -241,7 +234,7 @@ def errno_returns(unit, fd) -> list[Return]:
                 continue
             stmts = _stmts(cons)
             if len(stmts) == 1 and stmts[0].type == "goto_statement":
-                prev = _previous(node)
+                prev = previous_statement(node)
                 e = _assigned_errno(unit, prev) if prev is not None else None
                 if e:  # err = -E; if (cond) goto out;
                     out.append(Return(e, text, unit.lines(prev)[0], unit.lines(node)[1]))

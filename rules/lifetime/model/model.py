@@ -27,10 +27,8 @@ Whatever the interpreter cannot run is not modelled, with the construct and the 
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from reviewbot import csource
@@ -44,21 +42,11 @@ from reviewbot.interp.machine import Machine
 from reviewbot.interp.memory import Func, HavocPtr, Opaque, Ptr
 from reviewbot.interp.program import FuncDef, N, Program, walk
 from reviewbot.interp.sched import run_alone, run_interleaved
-from reviewbot.models import Divergence, ModelResult
+from reviewbot.models import Divergence, ModelResult, sibling_module
 
 
-def _sibling(name: str):
-    modname = f"reviewbot_model_lifetime_{name}"
-    if modname not in sys.modules:
-        spec = importlib.util.spec_from_file_location(modname, Path(__file__).with_name(f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[modname] = module
-        spec.loader.exec_module(module)
-    return sys.modules[modname]
-
-
-roles_mod = _sibling("roles")
-contract = _sibling("contract")
+roles_mod = sibling_module(__file__, "roles")
+contract = sibling_module(__file__, "contract")
 
 MODEL = "lifetime"
 MAX_STEPS = 300  # steps of the first thread an interleaving explores
