@@ -214,7 +214,8 @@ def clip_header_lines(data: bytes) -> bytes:
     finds them), so this is linear and allocates nothing for normal mail."""
 
     out, pos = [], 0
-    for m in re.finditer(rb"[^\n]{%d,}" % (MAX_HEADER_LENGTH + 1), data):
+    # anchored at line starts: unanchored, the search restarts at every byte of every line
+    for m in re.finditer(rb"(?m)^[^\n]{%d,}" % (MAX_HEADER_LENGTH + 1), data):
         start = m.start()
         # In a header block: no blank line between the message's start (the data's start or an
         # mbox "From " line) and this line.

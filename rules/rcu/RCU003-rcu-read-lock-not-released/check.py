@@ -5,8 +5,9 @@ that both takes and releases a flavour (rcu_read_lock/_bh/_sched/_trace), a sect
 where the path leaves the function (at the return, the goto that skips the unlock, or the
 break/continue out of the iteration that took it) is reported, and so is an unlock of a section
 the path already closed (double unlocks are not reported: on real code they hide behind flags and
-seqlock retries the path view cannot correlate). A return is reported when it returns a constant;
-one that returns the object it found is handing the section over. Functions that return holding the section by design (`__acquires(RCU)`,
+seqlock retries the path view cannot correlate). A return is reported when it returns a constant,
+or the object it found in a file where no function ends a section it did not open (there, nobody
+takes the section over). Functions that return holding the section by design (`__acquires(RCU)`,
 or paired with a release-only function: `*_start()`/`*_stop()` of a seq_file, `*_lock()`/
 `*_unlock()`) are left alone.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 
 from reviewbot.engine import Hit
-from reviewbot.facts import balance
+from reviewbot.facts import balance, rcu
 
 
 # what a failing path returns: an errno, NULL, an ERR_PTR, false, a constant
@@ -39,20 +40,25 @@ def check(ctx):
             continue
         if found.kind != "leak":
             continue  # double unlocks of classic RCU hide behind flags and seqlock retries; not reported
-        if found.exit.kind == "return" and not _reports_return(facts, found):
+        if found.exit.kind == "return" and not _reports_return(facts, found, ctx):
             continue
         yield _leak(found)
 
 
-def _reports_return(facts, found) -> bool:
+def _reports_return(facts, found, ctx) -> bool:
     """A path that leaves the section open is a leak when it returns a constant (an errno, NULL,
-    true/false): a function that returns the object it found, still in the section, is handing
-    the section to its caller (xfrm_policy_get_afinfo(), seq_file ->start helpers)."""
+    true/false). A function that returns the object it found, still in the section, may be handing
+    the section to its caller (xfrm_policy_get_afinfo(), whose callers end it with
+    rcu_read_unlock()): it is when the file shows a caller's side of that handover, a function
+    that ends a read-side section it did not open. Without one, the found object's path simply
+    forgot the unlock its other paths make (`if (match) return entry;` in a list walk)."""
     value = re.sub(r"^return\s*|;$", "", found.exit.text).strip()
     if not value or LITERAL.match(value):
         return True
     fn = facts.function(found.function)
-    return not (fn is not None and fn.return_type.endswith("*"))
+    if not (fn is not None and fn.return_type.endswith("*")):
+        return True
+    return not any(s.releases_unheld for s in rcu.index(ctx).summaries.values())
 
 
 def _effect(lock_call: str) -> str:
