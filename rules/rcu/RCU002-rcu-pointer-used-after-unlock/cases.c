@@ -453,3 +453,48 @@ int hub_owned_stats(struct hub *h)
 	/* ok: RCU002 */
 	return p ? p->stats : 0;
 }
+
+int hub_hash(int id);
+
+/* The section also reads the hub, but it ends inside the walk that found the port: the reference
+ * comes one line too late. */
+struct port *hub_port_get(struct hub *h, int id)
+{
+	struct port *p, *first;
+
+	rcu_read_lock();
+	first = rcu_dereference(h->active);
+	if (first && first->id == hub_hash(id))
+		id = first->id;
+	list_for_each_entry_rcu(p, &h->ports, node) {
+		if (p->id == id) {
+			rcu_read_unlock();
+			/* ruleid: RCU002 */
+			kref_get(&p->ref);
+			return p;
+		}
+	}
+	rcu_read_unlock();
+	return NULL;
+}
+
+/* The same walk with the reference taken before the unlock. */
+struct port *hub_port_get_fixed(struct hub *h, int id)
+{
+	struct port *p, *first;
+
+	rcu_read_lock();
+	first = rcu_dereference(h->active);
+	if (first && first->id == hub_hash(id))
+		id = first->id;
+	list_for_each_entry_rcu(p, &h->ports, node) {
+		if (p->id == id) {
+			kref_get(&p->ref);
+			rcu_read_unlock();
+			/* ok: RCU002 */
+			return p;
+		}
+	}
+	rcu_read_unlock();
+	return NULL;
+}

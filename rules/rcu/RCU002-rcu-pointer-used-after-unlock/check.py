@@ -370,7 +370,10 @@ def _walk(path, assigned, returns_protected, loop_spans=None, idx=None, called=f
                     # writer's lock (taken by its caller), which this view cannot see.
                     span = info.get("span") or (info["line"], info["line"])
                     alone = all(span[0] <= n <= span[1] for n in section_lines)
-                    if not info["pinned"] and (alone or info.get("explicit")):
+                    # or the section ends inside the walk that found the cursor: `found it, unlock,
+                    # use it`, the section plainly covered the walk and the use is left outside
+                    inside_walk = info.get("span") is not None and span[0] < e.lines[0] <= span[1]
+                    if not info["pinned"] and (alone or inside_walk or info.get("explicit")):
                         stale[var] = dict(info, unlock=e)
                 found.clear()
             continue
