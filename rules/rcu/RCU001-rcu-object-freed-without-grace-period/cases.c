@@ -430,3 +430,45 @@ void bank_slot_del(struct bank *b, unsigned long id)
 	/* ok: RCU001 */
 	kfree(s);
 }
+
+/* A walk that takes RCU or the lock (`lockdep_is_held()`), called under the lock by the updater and
+ * under rcu_read_lock() by the receive path: the receive path is an RCU reader of the list. */
+struct hook {
+	struct list_head node;
+	int proto;
+};
+
+static LIST_HEAD(hooks);
+static DEFINE_SPINLOCK(hooks_lock);
+
+static struct hook *hook_find(int proto)
+{
+	struct hook *h;
+
+	list_for_each_entry_rcu(h, &hooks, node, lockdep_is_held(&hooks_lock))
+		if (h->proto == proto)
+			return h;
+	return NULL;
+}
+
+int hook_rcv(int proto)
+{
+	struct hook *h;
+	int ret = -ENOENT;
+
+	rcu_read_lock();
+	h = hook_find(proto);
+	if (h)
+		ret = h->proto;
+	rcu_read_unlock();
+	return ret;
+}
+
+void hook_unregister(struct hook *h)
+{
+	spin_lock_bh(&hooks_lock);
+	list_del_rcu(&h->node);
+	spin_unlock_bh(&hooks_lock);
+	/* ruleid: RCU001 */
+	kfree(h);
+}
