@@ -1,5 +1,3 @@
-import sys
+from reviewbot.cli import entry
 
-from reviewbot.cli import main
-
-sys.exit(main())
+entry()

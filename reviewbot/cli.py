@@ -302,5 +302,26 @@ def _fail(message: str) -> None:
     sys.stderr.flush()
 
 
+def entry() -> None:
+    """The console script (and `python -m reviewbot`): main(), then leave at once.
+
+    A review builds hundreds of thousands of small objects (syntax trees, facts, the model's
+    worlds). Two things cost a short run time without doing anything for it: the cyclic garbage
+    collector scanning them every 700 allocations, and the interpreter tearing the whole heap down
+    at exit. The first runs every 50,000 allocations here; the second is skipped with os._exit()
+    once the output is flushed (every file reviewbot writes is closed by then). Together about a
+    tenth of a v1 review. main() itself stays an ordinary function for the tests."""
+    import gc
+
+    gc.set_threshold(50_000, 20, 20)
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a reader that went away (`| head`) or a closed stream: nothing left to say
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
