@@ -180,20 +180,26 @@ def read_public_inbox(path: Path) -> list[bytes]:
 _ID = re.compile(rb"<([^<>\s]+)>")
 
 
+# the three threading headers, found in the lower-cased header block (a list's mail carries some
+# sixty other header lines, which are not visited one by one), and each value with its folded
+# continuation lines
+_THREAD_HEADER = re.compile(rb"\n(message-id|in-reply-to|references)[ \t]*:")
+_FOLDED_VALUE = re.compile(rb"[^\n]*(?:\n[ \t][^\n]*)*")
+
+
 def _header_ids(raw: bytes) -> tuple[str | None, list[str]]:
     """(Message-ID, [In-Reply-To and References ids]) read from the raw header block."""
     end = raw.find(b"\n\n")
-    head = raw if end < 0 else raw[:end]
-    head = re.sub(rb"\r?\n[ \t]+", b" ", head)
+    head = b"\n" + (raw if end < 0 else raw[:end])
     msgid, links = None, []
-    for line in head.split(b"\n"):
-        name, _, value = line.partition(b":")
-        lname = name.strip().lower()
-        if lname == b"message-id" and msgid is None:
-            m = _ID.search(value)
-            mid = m.group(1) if m else value.strip()
-            msgid = mid.decode("utf-8", "replace") if mid else None
-        elif lname in (b"in-reply-to", b"references"):
+    for m in _THREAD_HEADER.finditer(head.lower()):
+        value = _FOLDED_VALUE.match(head, m.end()).group()
+        if m.group(1) == b"message-id":
+            if msgid is None:
+                found = _ID.search(value)
+                mid = found.group(1) if found else re.sub(rb"\r?\n[ \t]+", b" ", value).strip()
+                msgid = mid.decode("utf-8", "replace") if mid else None
+        else:
             links.extend(x.decode("utf-8", "replace") for x in _ID.findall(value))
     return msgid, links
 

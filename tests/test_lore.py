@@ -1,0 +1,69 @@
+"""lore.split_mbox_raw gives the very bytes liblore's splitter gives, faster.
+
+liblore.utils.split_mbox_as_bytes is the reference (b4's own library): the same separators (its
+_FROM_RE on lines of 20 bytes or more), the same message boundaries, the same mboxrd unescaping of
+body lines only. Checked on every mbox we ship, on a real list when the shared corpus is there, and
+on cases of our own making at the edges of the format.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from liblore import utils
+
+from reviewbot import batch, lore
+
+ROOT = Path(__file__).resolve().parent.parent
+LIST = ROOT.parent / "shared" / "corpus" / "lists" / "cgroups-3000.mbox.gz"
+SEP = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"
+
+EDGES = [
+    b"",
+    b"\n",
+    b"no separator at all",
+    SEP,
+    SEP.rstrip(b"\n"),  # a separator on the last line, no newline
+    SEP + SEP + b"A: 1\n\nbody\n",  # two separators in a row: no empty message between them
+    b"a preamble\n>From kept as a body line\n" + SEP + b"A: 1\n\nx\n",
+    SEP + b"A: 1\n>From in the header stays\n\n>From body\n>>From deeper\n From not at the start\n",
+    SEP + b"A: 1\r\n\r\n>From after a CRLF blank line: still the header for liblore\n",
+    SEP + b"A: 1\n\nend without newline",
+    b"\n" + SEP + b"A: 1\n\nx\n\n",
+    SEP + b"A: 1\n\nFrom a00:00:001234\nFrom too short, not a separator\n",  # 19 bytes: no separator
+    b"xFrom x Mon Jan  1 00:00:00 2020\n" + SEP + b"A: 1\n\n",
+    SEP + b"A: 1\n",  # a header with no body
+]
+
+
+@pytest.mark.parametrize("data", EDGES, ids=range(len(EDGES)))
+def test_edges_split_as_liblore_splits(data):
+    assert lore.split_mbox_raw(data) == utils.split_mbox_as_bytes(data)
+
+
+def test_every_shipped_mbox_splits_as_liblore_splits():
+    mboxes = sorted(ROOT.glob("fixtures/**/*.mbox")) + sorted(ROOT.glob("tests/**/*.mbox"))
+    assert mboxes
+    for path in mboxes:
+        data = path.read_bytes()
+        assert lore.split_mbox_raw(data) == utils.split_mbox_as_bytes(data), path
+
+
+@pytest.mark.skipif(not LIST.is_file(), reason="the shared corpus is not beside this checkout")
+def test_a_real_list_splits_as_liblore_splits():
+    data = gzip.decompress(LIST.read_bytes())
+    ours = lore.split_mbox_raw(data)
+    assert len(ours) == 3000
+    assert ours == utils.split_mbox_as_bytes(data)
+
+
+def test_threading_headers_read_from_the_raw_block():
+    raw = (b"Subject: x\nmessage-id:<m@x>\r\nReferences: <a@b>\n\t<c@d>\nX-Other: <not@this>\n"
+           b"In-Reply-To: <c@d>\nMessage-ID: <second@x>\n\nReferences: <body@x>\n")
+    assert batch._header_ids(raw) == ("m@x", ["a@b", "c@d", "c@d"])
+    # no angle brackets: the folded value, unfolded and stripped
+    assert batch._header_ids(b"Message-ID: plain\n folded\n\n") == ("plain folded", [])
+    assert batch._header_ids(b"Message-Id:   \n\n") == (None, [])
+    assert batch._header_ids(b"no headers") == (None, [])
