@@ -58,7 +58,11 @@ _KEEP = None  # which model findings --rules asks for
 
 def _init(only: str | None, use_models: bool = False) -> None:
     global _RULES, _MODELS, _KEEP
-    from reviewbot import models, rulepack
+    import gc
+
+    from reviewbot import cli, models, rulepack
+
+    gc.set_threshold(*cli.GC_THRESHOLD)  # as the reviewbot command runs (cli.entry)
 
     if use_models:
         _RULES, _MODELS, _KEEP = rulepack.select(rulepack.load_rules(), only, None, models.load_models())

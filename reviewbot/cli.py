@@ -302,6 +302,10 @@ def _fail(message: str) -> None:
     sys.stderr.flush()
 
 
+# the cyclic garbage collector's thresholds for a reviewbot process (see entry())
+GC_THRESHOLD = (50_000, 20, 20)
+
+
 def entry() -> None:
     """The console script (and `python -m reviewbot`): main(), then leave at once.
 
@@ -313,7 +317,7 @@ def entry() -> None:
     tenth of a v1 review. main() itself stays an ordinary function for the tests."""
     import gc
 
-    gc.set_threshold(50_000, 20, 20)
+    gc.set_threshold(*GC_THRESHOLD)
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:
