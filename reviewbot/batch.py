@@ -314,7 +314,7 @@ def review_thread(job: tuple[int, list[bytes]]) -> list[Outcome]:
     index, raws = job
     settings = _SETTINGS
     assert settings is not None
-    from reviewbot import lore, thread
+    from reviewbot import lore
     from reviewbot.errors import ReviewbotError
 
     if not any(_may_hold_patch(raw) for raw in raws):

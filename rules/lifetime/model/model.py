@@ -27,19 +27,18 @@ Whatever the interpreter cannot run is not modelled, with the construct and the 
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
 from reviewbot import csource
-from reviewbot.explore import Candidate, Explorer, World, and_list, at, trace
+from reviewbot.explore import Candidate, Explorer, World, at, trace
 from reviewbot.facts import rcu
-from reviewbot.interp.errors import Fault, NotModelled
+from reviewbot.interp.errors import NotModelled
 from reviewbot.interp.frames import Call
 from reviewbot.interp.havoc import Lazy, stubs_for
 from reviewbot.interp.kernel import close_section, domain, free_block, open_section, wait_for_readers
 from reviewbot.interp.machine import Machine
-from reviewbot.interp.memory import Func, HavocPtr, Opaque, Ptr
+from reviewbot.interp.memory import Func, HavocPtr, Ptr
 from reviewbot.interp.program import FuncDef, N, Program, walk
 from reviewbot.interp.sched import run_alone, run_interleaved
 from reviewbot.models import Divergence, ModelResult, sibling_module
@@ -684,7 +683,6 @@ def build_life004(cand: Candidate, ex: Explorer) -> Divergence:
     msg = (f"{block.label} is published here ({ev.detail['slot'].lstrip('&')}) before {ev.detail['what']} is "
            f"written (line {ev.detail['site']}): a reader that loads it in between reads that field "
            f"uninitialised. Should the publication be the last step?")
-    w = cand.world
     steps = trace(cand, until=ev.log_at)
     return Divergence("LIFE004", cand.file, cand.line, msg,
                       steps + (f"CPU1: loads {ev.detail['slot'].lstrip('&')} and reads {ev.detail['what']}: not "

@@ -306,8 +306,7 @@ def _called_in_a_section(idx, function: str) -> bool:
     """A call of the function in this file is made inside an RCU read-side section: its walk
     under `lockdep_is_held(&lock)` (RCU or the lock, as list_for_each_entry_rcu() allows) is then
     an RCU reader too (find_snap_client(), called by snap_rcv() under rcu_read_lock())."""
-    return any(any(k.split(":", 1)[-1].startswith("rcu") for k in site.held)
-               for site in idx.call_sites.get(function, ()))
+    return any("rcu" in site.held for site in idx.call_sites.get(function, ()))  # rcu.lock_key
 
 
 ALLOCATES = re.compile(r"alloc|create|_new$|^new_|kzalloc|kmalloc|kmemdup")

@@ -58,7 +58,7 @@ def _reports_return(facts, found, ctx) -> bool:
     fn = facts.function(found.function)
     if not (fn is not None and fn.return_type.endswith("*")):
         return True
-    return not any(s.releases_unheld for s in rcu.index(ctx).summaries.values())
+    return not any("rcu" in s.releases_unheld for s in rcu.index(ctx).summaries.values())
 
 
 def _effect(lock_call: str) -> str:
