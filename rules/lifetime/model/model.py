@@ -56,14 +56,33 @@ CONFIRMS = {"LIFE001": ("RCU001", "SRCU005", "RCU009"), "LIFE002": ("RCU002",), 
 
 # -- the machine: call stacks, lines run, stores after publication ------------------------------------
 
+class Returned:
+    """A step of its own: a called function has returned a pointer, and its caller has not used it
+    yet. C gives the caller the pointer in a register; another CPU can run before the caller
+    dereferences it (`HFSPLUS_SB(sb)->nls`: the sb info loaded, then freed, then read)."""
+
+    __slots__ = ("line", "name")
+
+    def __init__(self, line: int, name: str):
+        self.line = line
+        self.name = name
+
+    def first_line(self) -> str:
+        return f"{self.name}() has returned a pointer its caller has not used yet"
+
+
 class LifetimeMachine(Machine):
     def run_function(self, th, fd, args):
         stack = th.__dict__.setdefault("stack", [])
-        stack.append((fd.name, th.line))
+        call_line = th.line
+        stack.append((fd.name, call_line))
         try:
-            return (yield from super().run_function(th, fd, args))
+            result = yield from super().run_function(th, fd, args)
         finally:
             stack.pop()
+        if stack and type(result) is Ptr and result.base is not None and result.base.owner is not None:
+            yield Returned(call_line, fd.name)
+        return result
 
     def store(self, th, addr, value, line=0, what=""):
         base = addr.base
@@ -282,9 +301,9 @@ class Run:
         return fd if fd is not None and fd.path == self.path else None
 
     def explore(self, what: str, make, first, second, rules: tuple[str, ...], needs: set[int], events,
-                exercised=None) -> None:
-        """Every interleaving of `second` started at every step of `first`; an explored entry when
-        every one ran to its end without a divergence and reached `needs`."""
+                exercised=None, start: int = 0) -> None:
+        """Every interleaving of `second` started at every step of `first` from its `start`-th; an
+        explored entry when every one ran to its end without a divergence and reached `needs`."""
         if time.monotonic() > self.deadline:
             self.result.not_modelled.append({"file": self.path, "line": 0, "construct": what,
                                              "reason": "not explored: the model's time for this file ran out"})
@@ -292,18 +311,30 @@ class Run:
         before = len(self.ex.best)
         lines: set[int] = set()
         hazard = False
+        # What runs before a construct the interpreter cannot run is a real prefix of the
+        # execution: its interleavings are explored and a divergence in them is said; the scenario
+        # is still not modelled, so it refutes nothing.
+        cut: NotModelled | None = None
         try:
             w0 = make()
             steps = 0
             th = first(w0)
-            run_alone(w0.m, th)
+            try:
+                run_alone(w0.m, th)
+            except NotModelled as exc:
+                cut = exc
             steps = min(th.steps, MAX_STEPS)
-            for k in range(steps + 1):
+            for k in range(start, steps + 1):
                 w = make()
                 a, b = first(w), second(w)
                 self.ex.worlds += 1
-                if not run_interleaved(w.m, a, b, k):
-                    break
+                try:
+                    if not run_interleaved(w.m, a, b, k):
+                        break
+                except NotModelled as exc:
+                    if exc.construct == what:  # the model's own time limit
+                        raise
+                    cut = cut or exc
                 events(w, a, b)
                 lines |= w.lines
                 hazard = hazard or (exercised is not None and exercised(w, a, b))
@@ -315,6 +346,9 @@ class Run:
         except Exception as exc:  # noqa: BLE001 - the interpreter's own limits: said, never guessed
             self.result.not_modelled.append({"file": self.path, "line": 0, "construct": what,
                                              "reason": f"the interpreter failed: {type(exc).__name__}"})
+            return
+        if cut is not None:
+            self.nm(cut, what)
             return
         # a refutation needs the hazard to have been there: what the reader loaded freed or queued
         # for freeing, a lock both threads take, something published
@@ -494,6 +528,64 @@ class Run:
                              CONFIRMS["LIFE005"], set(), self.teardown_events,
                              lambda w, a, b: bool(w.m.kstate.get("retired")))
 
+    def walk(self, walk, ctx, units: dict) -> None:
+        """The VFS's RCU path walk in a callback of the filesystem (CPU0, in a read-side section, in
+        RCU mode) against its ->kill_sb/->put_super (CPU1), on one super_block: LIFE001 when the
+        teardown frees what the callback reads."""
+        prog = self._walk_program(walk, ctx, units)
+        if prog is None:
+            return
+        stubs = _stubs(prog)
+        for name in walk.accessors:
+            if name not in prog.functions:
+                stubs[name] = _sb_accessor(name)
+        pairs = 0
+        for td_name, td_slot in walk.teardowns:
+            td = prog.functions.get(td_name)
+            if td is None or td.path != self.path:
+                continue
+            for rd_name, member, _file in walk.readers:
+                rd = prog.functions.get(rd_name)
+                if rd is None or pairs >= roles_mod.MAX_PAIRS:
+                    continue
+                pairs += 1
+
+                def build(td=td, rd=rd, member=member, td_slot=td_slot):
+                    w = LifetimeWorld(prog, stubs, "race",
+                                      f"CPU0 is the VFS's RCU path walk in {rd.name}() (->{member}, in RCU mode); "
+                                      f"CPU1 unmounts: ->{td_slot} {td.name}()")
+                    _mount(w)
+                    return w
+
+                def make(td=td, rd=rd, member=member, td_slot=td_slot):
+                    w = self.ex.setup(("walk", td.name, rd.name), lambda: build(td, rd, member, td_slot))
+                    w.trace_from = len(w.m.logs)
+                    return w
+
+                # no refutation: a callback's paths the havoc values did not take are not run
+                self.explore(f"->{td_slot} {td.name}() at every step of RCU walk in {rd.name}()", make,
+                             lambda w, rd=rd, member=member: _path_walk(w, rd, member),
+                             lambda w, td=td: w.thread("CPU1", td), CONFIRMS["LIFE001"], set(), self.uaf_events,
+                             lambda w, a, b: False, start=1)  # the walker is in the filesystem first
+
+    def _walk_program(self, walk, ctx, units: dict) -> Program | None:
+        """The file under review, the folder's files that define the callbacks, and the folder's
+        headers (the sb-info accessors are static inlines there)."""
+        folder = walk.folder
+        names = sorted(walk.files | {n for n in folder.texts if n.endswith(".h")})
+        key = ("lifetime-walk-program", self.path, tuple(names))
+        if key in units:
+            return units[key]
+        base = self.path.rsplit("/", 1)[0] + "/" if "/" in self.path else ""
+        extra = [csource.parse_c(folder.texts[n].encode("utf-8", "replace"), base + n) for n in names]
+        try:
+            prog = Program.from_units([ctx.unit] + extra, lenient=True)
+        except NotModelled as exc:
+            self.nm(exc, "the folder's callbacks of RCU walk")
+            prog = None
+        units[key] = prog
+        return prog
+
     # -- events into candidates
 
     def uaf_events(self, w: LifetimeWorld, a, b) -> None:
@@ -604,6 +696,83 @@ def _updater(w: LifetimeWorld):
     return th
 
 
+def _sb_accessor(name: str):
+    """An sb-info accessor of a header the program does not have (`proc_sb_info(sb)`): what the
+    kernel's static inline returns, `sb->s_fs_info`, for the world's super_block."""
+    from reviewbot.interp.havoc import HavocFn
+
+    havoc = HavocFn(name)
+
+    def accessor(ctx, sb, *rest):
+        if isinstance(sb, Ptr) and sb.base is not None and sb.base is ctx.m.kstate.get("vfs_sb"):
+            return ctx.m.load(ctx.th, Ptr(sb.base, sb.path + ("s_fs_info",)), ctx.line, f"{name}(sb)")
+        return havoc(ctx, sb, *rest)
+
+    accessor.stub_name, accessor.raw, accessor.blocking = name, False, False
+    return accessor
+
+
+def _mount(w: LifetimeWorld) -> None:
+    """One mounted filesystem: a super_block with its sb info, a dentry and inode of it, and the
+    name a walker looks up there ("a")."""
+    from reviewbot.interp.memory import string_block
+
+    m = w.m
+    lazy = m.stubs["__lazy__"]
+    sb = w.shared["super_block"] = lazy.pointer(("struct", "super_block"), "the super_block (sb)")
+    _poke(m, sb.field("s_fs_info"), lazy.pointer(None, "the sb info (sb->s_fs_info)"))
+    inode = w.shared["inode"] = lazy.pointer(("struct", "inode"), "an inode of the filesystem")
+    dentry = w.shared["dentry"] = lazy.pointer(("struct", "dentry"), "a dentry of the filesystem")
+    _poke(m, inode.field("i_sb"), sb)
+    _poke(m, dentry.field("d_sb"), sb)
+    _poke(m, dentry.field("d_inode"), inode)
+    name = w.shared["qstr"] = lazy.pointer(("struct", "qstr"), "the name looked up")
+    _poke(m, name.field("name"), Ptr(string_block(b"a"), (0,)))
+    _poke(m, name.field("len"), 1)
+    m.kstate["vfs_sb"] = sb.base
+
+
+def _path_walk(w: LifetimeWorld, rd: FuncDef, member: str):
+    """CPU0: the VFS's RCU path walk (fs/namei.c) calls the callback inside rcu_read_lock(), with
+    no reference on the superblock, in RCU mode: ->d_revalidate with LOOKUP_RCU, ->permission with
+    MAY_NOT_BLOCK, ->get_link with a NULL dentry."""
+    from reviewbot.facts import vfs
+    from reviewbot.interp.memory import NULL
+
+    m = w.m
+    args = []
+    for i, (pname, t) in enumerate(rd.params):
+        if t[0] == "ptr" and t[1][0] == "struct":
+            obj = w.shared.get(t[1][1])
+            if obj is None:
+                obj = w.shared[t[1][1]] = m.stubs["__lazy__"].pointer(t[1], f"the struct {t[1][1]} ({pname})")
+            args.append(NULL if member == "get_link" and t[1][1] == "dentry" else obj)
+        elif t[0] in ("ptr", "array"):
+            args.append(m.stubs["__lazy__"].make(m, t if t[0] == "ptr" else ("ptr", t[1]), pname))
+        elif member == "permission" and i == len(rd.params) - 1:
+            args.append(vfs.MAY_NOT_BLOCK | 1)  # MAY_EXEC, from path walk
+        elif member == "d_revalidate" and i == len(rd.params) - 1:
+            args.append(vfs.LOOKUP_RCU)
+        else:
+            args.append(1)
+    mode = {"permission": " with MAY_NOT_BLOCK", "d_revalidate": " with LOOKUP_RCU",
+            "get_link": " with a NULL dentry"}.get(member, "")
+    th = m.thread("CPU0", None, [])
+
+    def body(th):
+        ctx = Call(m, th, None, None, False)
+        open_section(ctx, domain(m, "rcu"))
+        m.log(th, 0, f"RCU path walk (fs/namei.c) is in rcu_read_lock() with no reference on the superblock, and "
+                     f"calls {rd.name}() (->{member}{mode})")
+        result = yield from m.call_value(th, Func(rd.name), args, None, None, False)
+        close_section(ctx, domain(m, "rcu"), None, "")
+        m.log(th, 0, "RCU path walk leaves its read-side section")
+        return result
+
+    th.gen = _covering(body(th), w.lines)
+    return th
+
+
 def _holder(w: LifetimeWorld):
     """CPU0: a reader that holds a read-side section of RCU for a few steps."""
     m = w.m
@@ -645,9 +814,10 @@ def build_life001(cand: Candidate, ex: Explorer) -> Divergence:
     ev = cand.data["event"]
     block = ev.detail["block"]
     use = ev.line
+    where = f"line {use}" if ev.file in ("", cand.file) else f"{ev.file}:{use}"
     msg = (f"{_fn(cand.world, cand.line)} frees {block.label} here ({block.freed_by}() on line {block.free_line}) "
            f"while a reader that found it is still in its read-side section: "
-           f"{ev.thread} reads {ev.detail.get('what')} on line {use} after the free. "
+           f"{ev.thread} reads {ev.detail.get('what')} on {where} after the free. "
            f"Should the free wait for a grace period (unpublish first, then synchronize_rcu(), kfree_rcu() or "
            f"call_rcu())?")
     return Divergence("LIFE001", cand.file, cand.line, msg,
@@ -720,10 +890,12 @@ def run(patch, tree: str | None = None, units: dict | None = None) -> ModelResul
         try:
             idx = rcu.index(ctx)
             roles = roles_mod.find(idx)
+            path_walk = roles_mod.walk(ctx)
         except NotModelled as exc:
             result.not_modelled.append(exc.as_dict(MODEL))
             continue
-        if roles.empty():
+        walks = bool(path_walk.teardowns and path_walk.readers)
+        if roles.empty() and not walks:
             continue
         result.applied = True
         key = ("lifetime-program", id(cf))
@@ -738,6 +910,8 @@ def run(patch, tree: str | None = None, units: dict | None = None) -> ModelResul
         r = Run(cf.path, prog, idx, roles, result, time.monotonic() + BUDGET)
         for scenario in (r.retire, r.found, r.waits, r.publish, r.teardown):
             scenario()
+        if walks:
+            r.walk(path_walk, ctx, units)
         result.divergences.extend(r.ex.divergences())
         worlds += r.ex.worlds
     result.stats["worlds"] = worlds

@@ -7,14 +7,16 @@ function and a retirer function meet. Every role names its function and the line
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
-from reviewbot.facts import rcu
+from reviewbot.facts import rcu, vfs
 from reviewbot.facts.types import squash
 
-# the words without which a file has no role to run (checked on its text before it is parsed)
-WORDS = ("rcu_", "_rcu", "srcu", "synchronize_", "call_rcu", "kfree_rcu", "rcu_barrier")
+# the words without which a file has no role to run (checked on its text before it is parsed): RCU
+# words, and a filesystem's teardown, whose reader is the VFS's RCU path walk
+WORDS = ("rcu_", "_rcu", "srcu", "synchronize_", "call_rcu", "kfree_rcu", "rcu_barrier") + vfs.TEARDOWN
 
 MAX_READERS = 3  # per slot
 MAX_RETIRERS = 3  # per slot
@@ -120,6 +122,48 @@ def find(idx: rcu.RcuIndex) -> Roles:
     roles.exits = list(dict.fromkeys(f for f in roles.exits if f in idx.names))
     roles.inits = list(dict.fromkeys(f for f in roles.inits if f in idx.names))
     return roles
+
+
+@dataclass
+class Walk:
+    """A filesystem's unmount against the VFS's RCU path walk: the teardowns of the file (->kill_sb,
+    ->put_super) and the callbacks RCU walk calls that read the sb info, with the file of the folder
+    that defines each (the file alone without a kernel tree; its folder with one)."""
+    teardowns: list[tuple[str, str]] = field(default_factory=list)  # (function, "kill_sb")
+    readers: list[tuple[str, str, str]] = field(default_factory=list)  # (function, "d_hash", "namei.c")
+    files: set[str] = field(default_factory=set)  # the folder's files that define them and their callees
+    accessors: set[str] = field(default_factory=set)  # callees that return the sb info (AFFS_SB())
+    folder: vfs.Folder | None = None
+
+
+def walk(ctx) -> Walk:
+    out = Walk()
+    facts = ctx.facts
+    names = {f.name for f in facts.functions}
+    for init in facts.initializers:
+        for e in init.entries:
+            if e.designator in vfs.TEARDOWN and squash(e.value) in names:
+                _add(out.teardowns, (squash(e.value), e.designator[1:]), 2)
+    if not out.teardowns:
+        return out
+    folder = out.folder = vfs.Folder(os.path.join(ctx.tree, os.path.dirname(ctx.path)) if ctx.tree else None,
+                                     os.path.basename(ctx.path), ctx.unit.source.decode("utf-8", "replace"))
+    out.accessors = set(folder.accessors)
+    # an accessor of a header outside the folder (proc_sb_info()), as the teardown calls it on its sb
+    teardowns = {fn for fn, _ in out.teardowns}
+    for c in facts.calls:
+        if c.function in teardowns and len(c.args) == 1 and vfs.ACCESSOR.match(c.name) and c.name not in names:
+            out.accessors.add(c.name)
+    # ->d_hash/->d_compare first: the VFS always calls them in RCU mode
+    found = folder.readers(out.accessors)
+    found.sort(key=lambda r: (r[1] not in ("d_hash", "d_compare"), r[0] != folder.own))
+    for _table, member, fn in found:
+        where = folder.definition(fn)
+        if where is not None and len(out.readers) < MAX_READERS:
+            _add(out.readers, (fn, member, where[0]), MAX_READERS)
+            out.files |= folder.files_of(fn)
+    out.files.discard(folder.own)
+    return out
 
 
 def _add(items: list, item: tuple, limit: int) -> None:

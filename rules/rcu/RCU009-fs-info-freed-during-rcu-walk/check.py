@@ -32,21 +32,14 @@ import re
 from reviewbot.engine import Hit
 from reviewbot.facts import rcu
 from reviewbot.facts.types import balanced, squash
+from reviewbot.facts.vfs import ACCESSOR, BAIL, TEARDOWN, WALK_MEMBERS, Folder, accessors_in, uses_info
 
-TEARDOWN = (".kill_sb", ".put_super")
-WALK_MEMBERS = (".d_hash", ".d_compare", ".d_revalidate", ".permission", ".get_link")
-DENTRY_WALK = (".d_hash", ".d_compare", ".d_revalidate")
 MARKERS = (b"s_d_op", b"d_set_d_op") + tuple(m.encode() for m in WALK_MEMBERS)
 FREES = {"kfree": 0, "kvfree": 0, "kfree_sensitive": 0, "kzfree": 0, "vfree": 0, "kmem_cache_free": 1}
-ACCESSOR = re.compile(r"(?i)^\w*(?:_sb|sbi|_sb_info|_fs_info|_super|_server|_info)$")
 # dentry operations of the VFS or libfs that read nothing of a filesystem's sb info
 GENERIC_DOPS = {"simple_dentry_operations", "ns_dentry_operations", "pipefs_dentry_operations",
                 "anon_ops", "generic_ci_dentry_ops"}
 WAITS = {"kern_unmount", "kern_unmount_array", "rcu_barrier"}
-# a callback that bails out of RCU mode (`if (mask & MAY_NOT_BLOCK) return -ECHILD;`) reads nothing
-# after that in RCU walk
-BAIL = re.compile(r"if\s*\(\s*(?:\(?\s*\w+\s*&\s*(?:MAY_NOT_BLOCK|LOOKUP_RCU)\s*\)?|!\s*\w+)\s*\)\s*"
-                  r"(?:\{\s*)?return\s+(?:ERR_PTR\s*\(\s*)?-ECHILD")
 CAST = re.compile(r"^\((?:const\s*)?(?:struct\s*)?\w+\s*\*+\)")
 
 
@@ -222,7 +215,7 @@ class _Judge:
             bail = BAIL.search(text)
             if bail:
                 text = text[:bail.start()]
-        if _uses_info(text, self.accessors):
+        if uses_info(text, self.accessors):
             return True
         if depth:
             for callee in set(re.findall(r"\b(\w+)\s*\(", text)):
@@ -301,7 +294,7 @@ class _Judge:
         if self.ctx.tree is None:
             return None
         if not hasattr(self, "_folder"):
-            self._folder = _Folder(os.path.join(self.ctx.tree, os.path.dirname(self.ctx.path)),
+            self._folder = Folder(os.path.join(self.ctx.tree, os.path.dirname(self.ctx.path)),
                                    os.path.basename(self.ctx.path), self.ctx.unit.source.decode("utf-8", "replace"))
         return self._folder
 
@@ -315,114 +308,6 @@ class _Judge:
             if folder.reads(fn, self.accessors | folder.accessors, always=member != "d_revalidate"):
                 return f"{fn}() (->{member}, in {name})"
         return None
-
-
-class _Folder:
-    """The C files of one folder of a kernel tree, read as text, for callbacks defined beside the
-    file under review (a filesystem's dentry and inode operations often live in dir.c/namei.c)."""
-
-    def __init__(self, path: str, own: str, own_text: str):
-        self.texts: dict[str, str] = {}
-        try:
-            names = sorted(os.listdir(path))
-        except OSError:
-            names = []
-        for name in names:
-            if name.endswith((".c", ".h")) and name != own:
-                try:
-                    with open(os.path.join(path, name), encoding="utf-8", errors="replace") as f:
-                        self.texts[name] = f.read()
-                except OSError:
-                    pass
-        self.texts[own] = own_text
-        self._bodies: dict[str, str | None] = {}
-        self.accessors: set[str] = set()
-        for text in self.texts.values():
-            self.accessors |= accessors_in(text)
-
-    def ops(self, ops: str):
-        pattern = re.compile(rf"\b{re.escape(ops)}\s*(?:\[\w*\])?\s*=\s*\{{")
-        for name, text in self.texts.items():
-            m = pattern.search(text)
-            if m:
-                end = text.find("};", m.end())
-                body = text[m.end():end if end > 0 else len(text)]
-                for member, fn in re.findall(r"\.(d_hash|d_compare|d_revalidate)\s*=\s*(\w+)", body):
-                    yield name, member, fn
-                return
-
-    def body(self, fn: str) -> str | None:
-        if fn not in self._bodies:
-            self._bodies[fn] = None
-            pattern = re.compile(rf"(?m)^(?:[A-Za-z_][\w \t\*]*[\s\*])?{re.escape(fn)}\s*\([^;{{}}]*?\)\s*\{{")
-            for text in self.texts.values():
-                m = pattern.search(text)
-                if m:
-                    depth, i = 1, m.end()
-                    while i < len(text) and depth:
-                        depth += {"{": 1, "}": -1}.get(text[i], 0)
-                        i += 1
-                    self._bodies[fn] = text[m.end():i]
-                    break
-        return self._bodies[fn]
-
-    def reads(self, fn: str, accessors: set[str], always: bool, depth: int = 2) -> bool:
-        text = self.body(fn)
-        if not text:
-            return False
-        if not always:
-            bail = BAIL.search(text)
-            if bail:
-                text = text[:bail.start()]
-        if _uses_info(text, accessors):
-            return True
-        if depth:
-            for callee in sorted(set(re.findall(r"\b(\w+)\s*\(", text)) - {fn}):
-                if not re.fullmatch(r"(?:if|for|while|switch|return|sizeof|likely|unlikely)", callee) and \
-                        self.reads(callee, accessors, True, depth - 1):
-                    return True
-        return False
-
-    def reader(self, accessors: set[str]) -> str | None:
-        """A callback RCU walk calls, set in an operations table of the folder, that reads the sb
-        info in RCU mode."""
-        found = []
-        for name, text in self.texts.items():
-            for member, fn in re.findall(r"\.(d_hash|d_compare|d_revalidate|permission|get_link)\s*=\s*(\w+)", text):
-                found.append((name, member, fn))
-        for name, member, fn in sorted(set(found)):
-            if self.reads(fn, accessors, always=member in ("d_hash", "d_compare")):
-                return f"{fn}() (->{member}, in {name})"
-        return None
-
-
-ACCESSOR_FN = re.compile(r"\b(\w+)\s*\(\s*(?:const\s+)?struct\s+super_block\s*\*\s*\w+\s*\)\s*\{\s*"
-                         r"return\s+(?:\([^()]*\)\s*)?\w+\s*->\s*s_fs_info\s*;\s*\}")
-ACCESSOR_MACRO = re.compile(r"#\s*define\s+(\w+)\s*\(\s*\w+\s*\)\s+[(\s]*(?:\([^()]*\)\s*)?\(?\s*\w+\s*\)?\s*->\s*s_fs_info\b")
-
-
-def accessors_in(text: str) -> set[str]:
-    """Functions and macros that return a super_block's s_fs_info (`AFFS_SB(sb)`, `ntfs_sb(sb)`)."""
-    if "s_fs_info" not in text:
-        return set()
-    return set(ACCESSOR_FN.findall(text)) | set(ACCESSOR_MACRO.findall(text))
-
-
-def _uses_info(text: str, accessors: set[str]) -> bool:
-    """Whether code uses the sb info, not only computes its address: dereferences it
-    (`AFFS_SB(sb)->s_flags`, `sb->s_fs_info->x`, `sbi->nls` for `sbi = XXX_SB(sb)`) or hands it to a
-    call."""
-    get = r"(?:\w+\s*->\s*)*s_fs_info\b"
-    if accessors:
-        get += "|" + "|".join(rf"\b{re.escape(a)}\s*\((?:[^()]|\([^()]*\))*\)" for a in sorted(accessors))
-    if re.search(rf"(?:{get})\s*->", text):
-        return True
-    if re.search(rf"\w\s*\(\s*(?:{get})\s*[,)]", text) or re.search(rf",\s*(?:{get})\s*[,)]", text):
-        return True
-    for local in re.findall(rf"\b(\w+)\s*=\s*(?:\([^()]*\)\s*)?(?:{get})\s*;", text):
-        if re.search(rf"\b{local}\s*->|\w\s*\((?:[^;()]*,)?\s*{local}\s*[,)]|,\s*{local}\s*[,)]", text):
-            return True
-    return False
 
 
 def _hit(free, evidence: _Evidence) -> Hit:
