@@ -57,8 +57,8 @@ CONFIRMS = {"LIFE001": ("RCU001", "SRCU005", "RCU009"), "LIFE002": ("RCU002",), 
 # -- the machine: call stacks, lines run, stores after publication ------------------------------------
 
 class Returned:
-    """A step of its own: a called function has returned a pointer, and its caller has not used it
-    yet. C gives the caller the pointer in a register; another CPU can run before the caller
+    """A step of its own inside a read-side section: a called function has returned a pointer, and
+    its caller has not used it yet. C gives the caller the pointer in a register; another CPU can run before the caller
     dereferences it (`HFSPLUS_SB(sb)->nls`: the sb info loaded, then freed, then read)."""
 
     __slots__ = ("line", "name")
@@ -80,7 +80,7 @@ class LifetimeMachine(Machine):
             result = yield from super().run_function(th, fd, args)
         finally:
             stack.pop()
-        if stack and type(result) is Ptr and result.base is not None and result.base.owner is not None:
+        if stack and th.sections and type(result) is Ptr and result.base is not None and result.base.owner is not None:
             yield Returned(call_line, fd.name)
         return result
 
