@@ -67,3 +67,46 @@ def test_threading_headers_read_from_the_raw_block():
     assert batch._header_ids(b"Message-ID: plain\n folded\n\n") == ("plain folded", [])
     assert batch._header_ids(b"Message-Id:   \n\n") == (None, [])
     assert batch._header_ids(b"no headers") == (None, [])
+
+
+def _mailbox_facts(msgs):
+    """What reviewbot reads of the mailbox series_mailbox builds: every message's place and b4's
+    verdicts on it, trailers included."""
+    mailbox, refused = lore.series_mailbox(msgs)
+    facts = {mid: (m.reply, m.has_diff, m.has_diffstat, m.revision, m.counter, m.expected,
+                   [(t.name, t.value, t.extinfo) for t in m.trailers])
+             for mid, m in mailbox.msgid_map.items()}
+    layout = ({rev: [p.msgid if p else None for p in s.patches] for rev, s in mailbox.series.items()},
+              sorted(c.msgid for c in mailbox.covers.values()), sorted(f.msgid for f in mailbox.followups))
+    return facts, layout, [(lore.clean_msgid(m), why) for m, why in refused]
+
+
+def _threads_of(data: bytes):
+    for raws in batch.split_threads(lore.split_mbox_raw(data)):
+        msgs = [lore.sanitize(lore.parse_message(raw)) for raw in raws]
+        yield [m for m in msgs if not lore.is_reply(m)]
+
+
+def _same_mailboxes_with_b4s_own_trailer_scan(data: bytes, monkeypatch) -> int:
+    import b4
+
+    threads = list(_threads_of(data))
+    ours = [_mailbox_facts(msgs) for msgs in threads]
+    skipping = b4.LoreMessage.__dict__["find_trailers"]
+    assert skipping.__func__.reviewbot_skips  # series_mailbox installed it
+    with monkeypatch.context() as m:
+        m.setattr(b4.LoreMessage, "find_trailers", staticmethod(skipping.__func__.__wrapped__))
+        m.setattr(lore, "_skip_patch_trailer_scan", lambda b4: None)
+        b4s = [_mailbox_facts(msgs) for msgs in _threads_of(data)]
+    assert ours == b4s
+    return sum(len(facts) for facts, _layout, _refused in ours)
+
+
+def test_every_shipped_mbox_threads_as_with_b4s_own_trailer_scan(monkeypatch):
+    mboxes = sorted(ROOT.glob("fixtures/**/*.mbox")) + sorted(ROOT.glob("tests/**/*.mbox"))
+    assert sum(_same_mailboxes_with_b4s_own_trailer_scan(p.read_bytes(), monkeypatch) for p in mboxes) >= 14
+
+
+@pytest.mark.skipif(not LIST.is_file(), reason="the shared corpus is not beside this checkout")
+def test_a_real_list_threads_as_with_b4s_own_trailer_scan(monkeypatch):
+    assert _same_mailboxes_with_b4s_own_trailer_scan(gzip.decompress(LIST.read_bytes()), monkeypatch) > 1000
