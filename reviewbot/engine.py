@@ -35,6 +35,27 @@ class Hit:
     message: str | None = None  # overrides the template when a judge must word it itself
 
 
+# The facts of recently read files, by what they are built from. A patch posted again unchanged
+# (the next version of a series, a resend) has the same post-images: on a list replay one file
+# review in five repeats one already made. The parse under it is cached by csource the same way.
+_FACTS: dict[tuple, Any] = {}
+_FACTS_MAX = 64
+
+
+def facts_of_unit(unit):
+    """facts.facts_of(unit), shared by units of the same text, path, added lines and kind."""
+    from reviewbot import facts
+
+    key = (unit.source, unit.path, unit.added_lines, unit.complete, unit.raw)
+    found = _FACTS.pop(key, None)
+    if found is None:
+        found = facts.facts_of(unit)
+        if len(_FACTS) >= _FACTS_MAX:
+            _FACTS.pop(next(iter(_FACTS)))
+    _FACTS[key] = found  # most recently used last
+    return found
+
+
 @dataclass
 class FileContext:
     """What a judge may read about one changed file. Parsing happens on first use, once."""
@@ -65,11 +86,9 @@ class FileContext:
 
     @cached_property
     def facts(self):
-        from reviewbot import facts
-
         key = ("facts", id(self.file))
         if key not in self._units:
-            self._units[key] = facts.facts_of(self.unit)
+            self._units[key] = facts_of_unit(self.unit)
         return self._units[key]
 
     def query_matches(self) -> list[dict]:

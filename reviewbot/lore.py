@@ -205,11 +205,42 @@ def is_maildir(path: str) -> bool:
     return bool(_b4().is_maildir(path))
 
 
+_MSGID = re.compile(r"<([^>]+)>")  # liblore.utils._MSGID_RE
+
+
 def clean_msgid(msg: EmailMessage) -> str | None:
+    """liblore.utils.get_clean_msgid(msg, "Message-Id"): the id in the raw value's <...>, else in the
+    parsed value's. liblore parses the header even when the raw value answers (and that parse is
+    most of its cost); the parse is made here only when it is needed."""
+    raw = next((str(v) for n, v in msg.raw_items() if n.lower() == "message-id"), None)
+    if raw:
+        m = _MSGID.search(raw)
+        if m:
+            return m.group(1)
     try:
         return _liblore_utils().get_clean_msgid(msg, "Message-Id")
     except (IndexError, ValueError, TypeError, RecursionError):  # Python's msg-id parser fails on e.g. "<>"
         return None
+
+
+# Unstructured headers (email.headerregistry.UnstructuredHeader): without an encoded word, what
+# msg.get() returns is the raw value unfolded (the policy removes every CR and LF). Reading it so
+# spares the header registry's parse, the larger part of a batch's header time.
+UNSTRUCTURED = frozenset({"subject", "in-reply-to", "references"})
+
+
+def header_text(msg: EmailMessage, name: str) -> str | None:
+    """str(msg.get(name)) of an unstructured header (UNSTRUCTURED), None when it is absent."""
+    lname = name.lower()
+    assert lname in UNSTRUCTURED, name
+    raw = next((v for n, v in msg.raw_items() if n.lower() == lname), None)
+    if raw is None:
+        return None
+    raw = str(raw)
+    if "=?" in raw:
+        value = msg.get(name)
+        return None if value is None else str(value)
+    return raw.replace("\r", "").replace("\n", "")
 
 
 def defuse_headers(msg: EmailMessage) -> None:
@@ -225,6 +256,9 @@ def defuse_headers(msg: EmailMessage) -> None:
     _drop_long_headers(msg)
     _trim_references(msg)
     for name in ("Subject", "From"):
+        raw = next((v for n, v in msg.raw_items() if n.lower() == name.lower()), None)
+        if raw is None or "=?" not in str(raw):
+            continue  # no encoded word in the raw value: none in the parsed one either
         try:
             value = msg.get(name)
         except Exception:  # noqa: BLE001 - the parser refuses it; b4 will not read it either
@@ -328,7 +362,7 @@ def is_reply(msg: EmailMessage) -> bool:
     known = msg.__dict__.get("_reviewbot_is_reply")
     if known is None:
         defuse_headers(msg)
-        known = msg.__dict__["_reviewbot_is_reply"] = bool(_b4().LoreSubject(msg["Subject"]).reply)
+        known = msg.__dict__["_reviewbot_is_reply"] = bool(_b4().LoreSubject(header_text(msg, "Subject")).reply)
     return known
 
 
@@ -339,7 +373,7 @@ def reply_fields(msg: EmailMessage) -> tuple[str, str, str, str]:
 
     b4 = _b4()
     defuse_headers(msg)
-    lsubject = b4.LoreSubject(msg["Subject"])
+    lsubject = b4.LoreSubject(header_text(msg, "Subject"))
     try:
         try:
             values = [str(x) for x in msg.get_all("from", [])]

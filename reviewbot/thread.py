@@ -202,9 +202,9 @@ def _nearest_anchor(msg: EmailMessage, mid: str, by_id: dict, anchors: set[str])
 def _parents(msg: EmailMessage) -> list[str]:
     """In-Reply-To first, then References from the nearest ancestor up."""
     out = []
-    irt = _msgids(str(msg.get("In-Reply-To", "") or ""))
+    irt = _msgids(lore.header_text(msg, "In-Reply-To") or "")
     out.extend(irt[:1])
-    refs = _msgids(str(msg.get("References", "") or ""))
+    refs = _msgids(lore.header_text(msg, "References") or "")
     out.extend(r for r in reversed(refs) if r not in out)
     return out
 
@@ -275,7 +275,7 @@ def _reply(msg: EmailMessage, mid: str, lmsg) -> Reply:
 
 
 def _reply_of(msg: EmailMessage, mid: str, subject: str, name: str, addr: str, body: str) -> Reply:
-    irt = _msgids(str(msg.get("In-Reply-To", "") or ""))
+    irt = _msgids(lore.header_text(msg, "In-Reply-To") or "")
     return Reply(
         msgid=mid,
         subject=subject,
@@ -319,7 +319,7 @@ def _patch(lmsg, counter: int, total: int, revision: int, replies: list[Reply], 
         date=str(msg.get("Date", "")),
         to=_addresses(msg, "To"),
         cc=_addresses(msg, "Cc"),
-        references=tuple(_msgids(str(msg.get("References", "") or ""))),
+        references=tuple(_msgids(lore.header_text(msg, "References") or "")),
         body=body,
         changed_files=changed,
         replies=tuple(sorted(replies, key=_reply_order)),
