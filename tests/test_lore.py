@@ -110,3 +110,32 @@ def test_every_shipped_mbox_threads_as_with_b4s_own_trailer_scan(monkeypatch):
 @pytest.mark.skipif(not LIST.is_file(), reason="the shared corpus is not beside this checkout")
 def test_a_real_list_threads_as_with_b4s_own_trailer_scan(monkeypatch):
     assert _same_mailboxes_with_b4s_own_trailer_scan(gzip.decompress(LIST.read_bytes()), monkeypatch) > 1000
+
+
+def _all_messages(data: bytes):
+    return [lore.parse_message(raw) for raw in lore.split_mbox_raw(data)]
+
+
+def _headers_read_as_the_registry_reads_them(msgs) -> int:
+    checked = 0
+    for msg in msgs:
+        for name in ("Subject", "In-Reply-To", "References"):
+            value = msg.get(name)
+            assert lore.header_text(msg, name) == (None if value is None else str(value))
+        assert lore.clean_msgid(msg) == utils.get_clean_msgid(msg, "Message-Id")
+        checked += 1
+    return checked
+
+
+def test_headers_of_every_shipped_mbox_read_as_the_registry_reads_them():
+    mboxes = sorted(ROOT.glob("fixtures/**/*.mbox")) + sorted(ROOT.glob("tests/**/*.mbox"))
+    edges = (b"Subject: =?utf-8?q?caf=C3=A9?= and\n more\nIn-Reply-To: <a@b>\n (comment)\n"
+             b"References: <x$(id)@x>\n\t<y@z>\nMessage-ID: <x$(id)@x>\n\nbody\n",
+             b"Subject: no references\nMessage-ID: plain\n\nbody\n")
+    msgs = [m for p in mboxes for m in _all_messages(p.read_bytes())] + [lore.parse_message(e) for e in edges]
+    assert _headers_read_as_the_registry_reads_them(msgs) > 80
+
+
+@pytest.mark.skipif(not LIST.is_file(), reason="the shared corpus is not beside this checkout")
+def test_headers_of_a_real_list_read_as_the_registry_reads_them():
+    assert _headers_read_as_the_registry_reads_them(_all_messages(gzip.decompress(LIST.read_bytes()))) == 3000
