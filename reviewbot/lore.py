@@ -229,6 +229,27 @@ def clean_msgid(msg: EmailMessage) -> str | None:
 UNSTRUCTURED = frozenset({"subject", "in-reply-to", "references"})
 
 
+def header_date(msg: EmailMessage) -> str:
+    """str(msg.get("Date", "")), computed as email.headerregistry.DateHeader does (the date
+    re-formatted by email.utils, or the value itself when it is not a date) without building the
+    parse tree the registry also makes of it."""
+    import email.utils
+
+    raw = next((v for n, v in msg.raw_items() if n.lower() == "date"), None)
+    if raw is None:
+        return ""
+    value = str(raw).replace("\r", "").replace("\n", "")
+    if not value:
+        return ""
+    try:
+        text = email.utils.format_datetime(email.utils.parsedate_to_datetime(value))
+    except ValueError:
+        text = value
+    if not text.isascii():  # what the registry would sanitize (surrogates): let it
+        return str(msg.get("Date", ""))
+    return text
+
+
 def header_text(msg: EmailMessage, name: str) -> str | None:
     """str(msg.get(name)) of an unstructured header (UNSTRUCTURED), None when it is absent."""
     lname = name.lower()

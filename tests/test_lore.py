@@ -139,3 +139,15 @@ def test_headers_of_every_shipped_mbox_read_as_the_registry_reads_them():
 @pytest.mark.skipif(not LIST.is_file(), reason="the shared corpus is not beside this checkout")
 def test_headers_of_a_real_list_read_as_the_registry_reads_them():
     assert _headers_read_as_the_registry_reads_them(_all_messages(gzip.decompress(LIST.read_bytes()))) == 3000
+
+
+def test_dates_read_as_the_registry_reads_them():
+    mboxes = sorted(ROOT.glob("fixtures/**/*.mbox")) + sorted(ROOT.glob("tests/**/*.mbox"))
+    dates = (b"Date: Mon, 18 Aug 2025 10:01:36 -0700\n", b"Date: not a date at all\n", b"Date: \n",
+             b"Date: Mon, 18 Aug 2025\n 10:01:36 +0000 (UTC)\n", b"Date: 18 Aug 2025 10:01 -9900\n", b"")
+    msgs = [m for p in mboxes for m in _all_messages(p.read_bytes())]
+    msgs += [lore.parse_message(d + b"Subject: x\n\nbody\n") for d in dates]
+    if LIST.is_file():
+        msgs += _all_messages(gzip.decompress(LIST.read_bytes()))
+    for msg in msgs:
+        assert lore.header_date(msg) == str(msg.get("Date", ""))
