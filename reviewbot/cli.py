@@ -135,7 +135,7 @@ def _review_and_report(series, args: argparse.Namespace) -> int:
         first = series.patches[0]
         raise InputError(f"no readable patch: <{first.msgid}>: {first.unreadable}"
                          + (f" (and {len(series.patches) - 1} more)" if len(series.patches) > 1 else ""))
-    review = dedupe.mark_replied(engine.run(series, rules, tree=args.tree, models=models, keep=keep))
+    review = dedupe.mark_replied(engine.run(series, rules, tree=args.tree, models=models, keep=keep, parallel=True))
     if args.format == "email":
         _write_drafts(review, args)
     else:
