@@ -9,12 +9,26 @@ Code the machine cannot run raises NotModelled(construct, line, reason); it is r
 guessed around.
 """
 
-from reviewbot.interp.errors import Fault, NotModelled
-from reviewbot.interp.kernel import STUBS
-from reviewbot.interp.machine import Call, Event, Machine, Thread, Wait, stub
-from reviewbot.interp.memory import NULL, Block, Func, Opaque, Ptr, Struct, c_string
-from reviewbot.interp.program import Program
-from reviewbot.interp.sched import run_alone, run_interleaved
+import importlib
 
-__all__ = ["Block", "Call", "Event", "Fault", "Func", "Machine", "NULL", "NotModelled", "Opaque", "Program",
-           "Ptr", "STUBS", "Struct", "Thread", "Wait", "c_string", "run_alone", "run_interleaved", "stub"]
+# Imported on first use (PEP 562): `from reviewbot.interp.errors import NotModelled` (the model
+# registry does, to catch it) then costs the errors module, not the whole interpreter, in a process
+# where no model runs.
+_EXPORTS = {
+    "Fault": "errors", "NotModelled": "errors", "STUBS": "kernel", "Call": "machine", "Event": "machine",
+    "Machine": "machine", "Thread": "machine", "Wait": "machine", "stub": "machine", "NULL": "memory",
+    "Block": "memory", "Func": "memory", "Opaque": "memory", "Ptr": "memory", "Struct": "memory",
+    "c_string": "memory", "Program": "program", "run_alone": "sched", "run_interleaved": "sched",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(_EXPORTS)
