@@ -405,7 +405,7 @@ def reply_fields(msg: EmailMessage) -> tuple[str, str, str, str]:
             name = addr
     except (IndexError, RecursionError):
         name, addr = "", ""
-    body, _charset = b4.LoreMessage.get_payload(msg)
+    body, _charset = payload(msg)
     return lsubject.full_subject, name, addr, body or ""
 
 
@@ -422,9 +422,25 @@ MAX_LINE = 4000
 MAX_TRAILER_SCAN = 2_000_000_000
 
 
+def payload(msg: EmailMessage) -> tuple:
+    """b4.LoreMessage.get_payload(msg): (decoded body, charset), or its exception; decoded once per
+    message (the guards below, has_diff() and a reply's fields each read it, and b4 again)."""
+    defuse_headers(msg)  # (its header changes come first, so every reader sees the same body)
+    hit = msg.__dict__.get("_reviewbot_payload")
+    if hit is None:
+        try:
+            hit = (True, _b4().LoreMessage.get_payload(msg))
+        except Exception as exc:  # noqa: BLE001 - kept, and raised again to every reader
+            hit = (False, exc)
+        msg.__dict__["_reviewbot_payload"] = hit
+    if not hit[0]:
+        raise hit[1]
+    return hit[1]
+
+
 def trailer_scan_cost(msg: EmailMessage) -> int:
 
-    body, _charset = _b4().LoreMessage.get_payload(msg)
+    body, _charset = payload(msg)
     body = body or ""
     return len(re.findall(r"(?m)^\S+:\s", body)) * len(body)
 
@@ -438,13 +454,14 @@ def longest_line(msg: EmailMessage) -> int:
     """The length of the longest line of the text b4 reads from msg (its decoded body); a
     trailer-like "Name: value" line counts MAX_LINE / MAX_TRAILER_LINE times its length."""
 
-    body, _charset = _b4().LoreMessage.get_payload(msg)
-    longest = 0
-    for line in (body or "").split("\n"):
-        n = len(line)
-        if n > MAX_TRAILER_LINE and re.match(r"\s*\w\S+:\s+\S", line):
-            n = n * MAX_LINE // MAX_TRAILER_LINE
-        longest = max(longest, n)
+    body, _charset = payload(msg)
+    lines = (body or "").split("\n")
+    longest = max(map(len, lines))
+    if longest > MAX_TRAILER_LINE:  # only then can a trailer-like line count more than its length
+        for line in lines:
+            n = len(line)
+            if n > MAX_TRAILER_LINE and re.match(r"\s*\w\S+:\s+\S", line):
+                longest = max(longest, n * MAX_LINE // MAX_TRAILER_LINE)
     return longest
 
 
@@ -454,7 +471,7 @@ _DIFF_IN_BODY = re.compile(r"(?m)^(?:diff --git |--- \S)")
 def has_diff(msg: EmailMessage) -> bool:
     """Whether the text b4 reads from msg carries a diff (a patch, not a cover letter or reply)."""
     try:
-        body, _charset = _b4().LoreMessage.get_payload(msg)
+        body, _charset = payload(msg)
     except (ValueError, LookupError, UnicodeError, RecursionError):
         return False
     return bool(_DIFF_IN_BODY.search(body or ""))
