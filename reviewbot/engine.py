@@ -149,7 +149,12 @@ def run(series: Series, rules: list[Rule], tree: str | None = None, models: list
     explored: list[dict] = []
     order = {p.msgid: p.counter for p in series.patches}
     readable = [p for p in series.patches if not p.unreadable]
-    ahead = models_ahead(readable, [m for m in models if m.has_something_to_say(set())], tree) if parallel else None
+    ahead = None
+    if parallel:
+        alone = [m for m in models if m.has_something_to_say(set())]
+        if alone and tree is None:
+            _parse_ahead(readable)  # into csource's parse cache, which the child then shares
+        ahead = models_ahead(readable, alone, tree)
     # the rules of every patch, then the models (a model that speaks alone may be running ahead in
     # a child meanwhile); an unreadable patch is named in Review.unreadable: nothing of it can be read
     read = []
@@ -316,6 +321,17 @@ def models_ahead(patches: list[Patch], models: list, tree: str | None) -> dict |
             return default if result is None else result.get(key, default)
 
     return Ahead()
+
+
+def _parse_ahead(patches: list[Patch]) -> None:
+    """Parse the C files of the patches before the models' child is forked: the rules need the
+    parses anyway, and a child forked after them starts on the models at once."""
+    from reviewbot import csource
+
+    for patch in patches:
+        for cf in patch.changed_files:
+            if not cf.is_binary and cf.status != "deleted" and csource.is_c_path(cf.path):
+                csource.unit_of_changed_file(cf)
 
 
 def _collect(read_end: int, pid: int) -> dict | None:

@@ -218,9 +218,12 @@ def find_policy(prog: Program) -> FuncDef | None:
 
 
 def recognise(patch) -> Pieces | None:
-    units = _units(patch)
-    if not any(b"struct " + OPS_STRUCT.encode() in u.source for _, u in units):
+    # the post-image text tells whether the struct is there; only then are the files parsed
+    marker = "struct " + OPS_STRUCT
+    if not any(marker in csource.post_image(cf)[0] for cf in patch.changed_files
+               if not cf.is_binary and cf.status != "deleted" and csource.is_c_path(cf.path)):
         return None
+    units = _units(patch)
     prog = Program.from_units([u for _, u in units])
     fields = prog.structs.get(OPS_STRUCT)
     if not fields or HANDLER not in fields or fields[HANDLER][0] != "ptr":
