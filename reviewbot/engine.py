@@ -149,40 +149,56 @@ def run(series: Series, rules: list[Rule], tree: str | None = None, models: list
     explored: list[dict] = []
     order = {p.msgid: p.counter for p in series.patches}
     readable = [p for p in series.patches if not p.unreadable]
+    units_of: list[dict] = [{} for _ in readable]  # parsed files, shared by the rules and the models of a patch
+    alone = [m for m in models if m.has_something_to_say(set())]
     ahead = None
-    if parallel:
-        alone = [m for m in models if m.has_something_to_say(set())]
-        if alone and tree is None:
+    if parallel and alone:
+        from reviewbot.ahead import Ahead
+
+        def alone_models(index: int, units: dict | None = None):
+            out = {}
+            for m in alone:
+                ran: list[dict] = []
+                found, missed = run_models(readable[index], [m], tree=tree, units={} if units is None else units,
+                                           explored=ran)
+                out[m.id] = (found, missed, ran)
+            return out
+
+        if tree is None:
             _parse_ahead(readable)  # into csource's parse cache, which the child then shares
-        ahead = models_ahead(readable, alone, tree)
-    # the rules of every patch, then the models (a model that speaks alone may be running ahead in
-    # a child meanwhile); an unreadable patch is named in Review.unreadable: nothing of it can be read
-    read = []
-    for patch in readable:
-        units: dict = {}  # parsed files, shared by the rules and the models of this patch
-        said = run_patch(patch, rules, tree, units)
-        findings.extend(said)
-        read.append((patch, units, said))
-    for patch, units, said in read:
-        wanted = [m for m in models if m.has_something_to_say({f.rule for f in said})]
-        if wanted:
-            ran: list[dict] = []
-            if ahead is None:
-                found, missed = run_models(patch, wanted, tree=tree, units=units, explored=ran)
-            else:  # each model's results, in the order of `models`, as one run_models() call gives them
-                found, missed = [], []
-                for m in wanted:
-                    done = ahead.get((patch.msgid, m.id))
-                    if done is None:
-                        done = (*run_models(patch, [m], tree=tree, units=units, explored=ran), None)
-                    else:
+        ahead = Ahead.start(len(readable), alone_models, lambda i: alone_models(i, units_of[i]))
+    try:
+        # the rules of every patch, then the models (those that speak alone may be running ahead in a
+        # child meanwhile); an unreadable patch is named in Review.unreadable: nothing of it can be read
+        read = []
+        for patch, units in zip(readable, units_of):
+            said = run_patch(patch, rules, tree, units)
+            findings.extend(said)
+            read.append((patch, units, said))
+        if ahead is not None:
+            ahead.share()
+        for index, (patch, units, said) in enumerate(read):
+            wanted = [m for m in models if m.has_something_to_say({f.rule for f in said})]
+            if wanted:
+                ran: list[dict] = []
+                if ahead is None:
+                    found, missed = run_models(patch, wanted, tree=tree, units=units, explored=ran)
+                else:  # each model's results, in the order of `models`, as one run_models() call gives them
+                    found, missed = [], []
+                    for m in wanted:
+                        done = ahead.result(index).get(m.id)
+                        if done is None:  # a confirming model: it runs here, after the rules
+                            done = (*run_models(patch, [m], tree=tree, units=units, explored=ran), [])
                         ran.extend(done[2])
-                    found.extend(done[0])
-                    missed.extend(done[1])
-                found.sort(key=lambda f: f.sort_key())
-            explored.extend({**e, "patch": patch.msgid} for e in ran)
-            findings.extend(f for f in found if keep is None or keep(f.rule))
-            not_modelled.extend({**m, "patch": patch.msgid} for m in missed)
+                        found.extend(done[0])
+                        missed.extend(done[1])
+                    found.sort(key=lambda f: f.sort_key())
+                explored.extend({**e, "patch": patch.msgid} for e in ran)
+                findings.extend(f for f in found if keep is None or keep(f.rule))
+                not_modelled.extend({**m, "patch": patch.msgid} for m in missed)
+    finally:
+        if ahead is not None:
+            ahead.close()  # the child too, when a rule raised
     findings = drop_subsumed(set(findings), models)
     findings = confirm_refute(findings, models, explored, refuted or REFUTED)
     findings = sorted(findings, key=lambda f: (order.get(f.patch, 0), *f.sort_key()))
@@ -272,57 +288,6 @@ def _mentions(ctx: FileContext, needles: tuple[str, ...]) -> bool:
     return any(n in text for n in needles)
 
 
-def models_ahead(patches: list[Patch], models: list, tree: str | None) -> dict | None:
-    """Run `models` (those that speak alone: they do not wait for the rules' findings) on every
-    patch in a forked child, and return a mapping (patch msgid, model id) -> (findings, not
-    modelled, explored) that the caller reads when it gets to that patch; the child's work overlaps
-    the rules'. A reference model's exploration is the larger half of a series review (the v1 BPF
-    OOM thread: 0.13 s of models, 0.11 s of rules), and the second core is otherwise idle.
-
-    The child computes exactly what run_models() computes in the caller, model by model (its own
-    parses: nothing is shared but the code). None (the caller runs them itself) where there is no
-    fork, one core, no such model, or the child fails in any way."""
-    import os
-    import pickle
-
-    if not models or not patches or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
-        return None
-    read_end, write_end = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_end)
-        os.close(write_end)
-        return None
-    if pid == 0:  # the child: compute, send, leave without running the parent's exit handlers
-        status = 1
-        try:
-            os.close(read_end)
-            out = {}
-            for patch in patches:
-                for m in models:
-                    ran: list[dict] = []
-                    found, missed = run_models(patch, [m], tree=tree, units={}, explored=ran)
-                    out[(patch.msgid, m.id)] = (found, missed, ran)
-            data = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(data)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    state: dict = {}
-
-    class Ahead(dict):
-        def get(self, key, default=None):
-            if "result" not in state:
-                state["result"] = _collect(read_end, pid)
-            result = state["result"]
-            return default if result is None else result.get(key, default)
-
-    return Ahead()
-
-
 def _parse_ahead(patches: list[Patch]) -> None:
     """Parse the C files of the patches before the models' child is forked: the rules need the
     parses anyway, and a child forked after them starts on the models at once."""
@@ -332,22 +297,6 @@ def _parse_ahead(patches: list[Patch]) -> None:
         for cf in patch.changed_files:
             if not cf.is_binary and cf.status != "deleted" and csource.is_c_path(cf.path):
                 csource.unit_of_changed_file(cf)
-
-
-def _collect(read_end: int, pid: int) -> dict | None:
-    """The child's results, or None when it failed (then the caller computes them itself)."""
-    import os
-    import pickle
-
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not data:
-        return None
-    try:
-        return pickle.loads(data)
-    except Exception:  # noqa: BLE001 - a truncated message: compute here instead
-        return None
 
 
 def run_patch(patch: Patch, rules: list[Rule], tree: str | None = None, units: dict | None = None) -> list[Finding]:

@@ -37,9 +37,14 @@ def test_the_v1_thread_reviews_the_same_in_parallel(checks, monkeypatch):
     here = []  # what the parent runs itself (the child's calls are in the child's memory)
     real = engine.run_models
     monkeypatch.setattr(engine, "run_models",
-                        lambda patch, ms, **k: here.extend(m.id for m in ms) or real(patch, ms, **k))
+                        lambda patch, ms, **k: here.extend((patch.msgid, m.id) for m in ms) or real(patch, ms, **k))
     same(serial, engine.run(series, rules, models=loaded, parallel=True))
-    assert "bpf_oom" not in here  # it ran in the child
+    # the child started on the first patch at once; the parent took, from the last one back, only
+    # patches the child had not started when the rules were done
+    first = series.patches[0].msgid
+    assert (first, "bpf_oom") not in here
+    taken = [series.patches.index(p) for p in series.patches if (p.msgid, "bpf_oom") in here]
+    assert taken == list(range(len(series.patches) - len(taken), len(series.patches)))
 
 
 def test_a_confirming_model_in_the_parent_and_one_that_speaks_alone_in_the_child(checks):
