@@ -537,6 +537,15 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _write_report(folder: str, outcome: Outcome) -> None:
+    import json
+
+    from reviewbot.outfile import write_atomic
+
+    text = json.dumps(outcome.report, indent=2, ensure_ascii=False) + "\n"
+    write_atomic(str(Path(folder) / f"{slug(outcome.msgid)}.json"), text.encode("utf-8"))
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     import json
 
@@ -563,8 +572,18 @@ def cmd_batch(args: argparse.Namespace) -> int:
         if jobs > 1 and len(threads) > 1:
             preload(settings)
         progress = Progress(len(threads))
+        written: set[int] = set()
+
+        def arrived(outcome: Outcome) -> None:
+            progress(outcome)
+            # a report is written as soon as it arrives, while the workers go on (each file is
+            # written whole, and flushed to disk: that wait overlaps their work, not the run's end)
+            if args.output and args.format == "json" and outcome.status == "reviewed":
+                _write_report(args.output, outcome)
+                written.add(id(outcome))
+
         try:
-            outcomes = run_jobs(threads, settings, jobs, progress)
+            outcomes = run_jobs(threads, settings, jobs, arrived)
         finally:
             progress.close()
         for o in outcomes:
@@ -586,11 +605,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     table_stream = sys.stdout
     if args.format == "json":
         if args.output:
-            from reviewbot.outfile import write_atomic
-
             for o in reviewed:
-                text = json.dumps(o.report, indent=2, ensure_ascii=False) + "\n"
-                write_atomic(str(Path(args.output) / f"{slug(o.msgid)}.json"), text.encode("utf-8"))
+                if id(o) not in written:
+                    _write_report(args.output, o)
         else:
             for o in reviewed:
                 sys.stdout.write(json.dumps(o.report, ensure_ascii=False) + "\n")

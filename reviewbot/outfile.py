@@ -14,9 +14,12 @@ import tempfile
 from reviewbot.errors import InputError
 
 # Temporary files are named .reviewbot-<pid>-<random>.tmp: a run killed before its rename (SIGKILL,
-# power loss) leaves one behind, and the next write into the folder removes those whose process
-# is gone.
+# power loss) leaves one behind, and the next run's first write into the folder removes those whose
+# process is gone (once per folder and process: a batch writes hundreds of reports into one).
 _TMP_RE = re.compile(r"\.reviewbot-(\d+)-[^/]*\.tmp")
+
+
+_CLEANED: set[tuple[int, str]] = set()  # (process, folder) already cleaned of stale temporaries
 
 
 def _alive(pid: int) -> bool:
@@ -49,7 +52,9 @@ def write_atomic(path: str, data: bytes, *, overwrite: bool = True) -> None:
         raise InputError(f"{path} exists; not overwriting it")
     try:
         os.makedirs(folder, exist_ok=True)
-        clean_stale_temporaries(folder)
+        if (os.getpid(), folder) not in _CLEANED:
+            clean_stale_temporaries(folder)
+            _CLEANED.add((os.getpid(), folder))
         fd, tmp = tempfile.mkstemp(prefix=f".reviewbot-{os.getpid()}-", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror}") from None
