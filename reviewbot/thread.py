@@ -244,9 +244,24 @@ def _simple_addresses(values: list[str]) -> list[tuple[str, str]] | None:
     return pairs
 
 
+# The patches of a series go to the same To and Cc lists: each list is read once (by its raw values).
+_ADDRESS_LISTS: dict[tuple, tuple[str, ...]] = {}
+_ADDRESS_LISTS_MAX = 256
+
+
 def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
     # The first MAX_ADDRESS_HEADERS To/Cc headers only: a mail with thousands costs seconds each parse.
     items = [(k, v) for k, v in msg.raw_items() if k.lower() == name.lower()][:MAX_ADDRESS_HEADERS]
+    key = (name.lower(), id(msg.policy), *(str(v) for _k, v in items))
+    found = _ADDRESS_LISTS.get(key)
+    if found is None:
+        if len(_ADDRESS_LISTS) >= _ADDRESS_LISTS_MAX:
+            _ADDRESS_LISTS.clear()
+        found = _ADDRESS_LISTS[key] = _read_addresses(msg, items)
+    return found
+
+
+def _read_addresses(msg: EmailMessage, items: list) -> tuple[str, ...]:
     try:
         # Python's header registry is slow (most of a batch's header time); only encoded words
         # ("=?utf-8?q?...") need it, plain addresses are read as they are.
