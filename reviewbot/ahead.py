@@ -8,8 +8,8 @@ from the last one back (`share()`), so neither waits for the other longer than t
 child is on. `result()` gives a patch's results, from the child or from the parent's own run.
 
 The child computes exactly what the parent would (run_models, model by model, on the same patch);
-the output does not depend on which process ran a patch. Where there is no fork, one core, or the
-child fails in any way, the parent computes what is missing itself. Messages on the pipe are
+the output does not depend on which process ran a patch. Where there is no fork (or the system is
+not Linux), one core, or the child fails in any way, the parent computes what is missing itself. Messages on the pipe are
 length-prefixed pickles: ("start", index) before a patch, ("done", index, results) after it.
 """
 
@@ -20,6 +20,7 @@ import pickle
 import select
 import signal
 import struct
+import sys
 from typing import Any, Callable
 
 _LENGTH = struct.Struct("!I")
@@ -44,7 +45,8 @@ class Ahead:
               compute: Callable[[int], Results]) -> "Ahead | None":
         """Fork a child running child_work(0), child_work(1), ... child_work(count - 1); None when
         there is no fork or no second core (the caller computes everything itself)."""
-        if count == 0 or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+        # Linux only: macOS's system libraries are not safe to use in a forked child
+        if count == 0 or not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2:
             return None
         read_end, write_end = os.pipe()
         try:
