@@ -6,28 +6,29 @@
     facts.flow("bpf_handle_oom").held_at_exits()
 """
 
-from reviewbot.facts.extract import facts_of, split_arguments
-from reviewbot.facts.flow import Event, FunctionFlow, HeldAtExit, LockSection, Path, function_flow
-from reviewbot.facts.locks import LockOp, lock_op
-from reviewbot.facts.model import (
-    Assignment,
-    Call,
-    Condition,
-    Fact,
-    Facts,
-    Field,
-    Function,
-    GlobalDefinition,
-    Initializer,
-    InitializerEntry,
-    IteratorLoop,
-    KernelDoc,
-    Macro,
-    Param,
-    Return,
-    StringLiteral,
-    Struct,
-)
+import importlib
+
+# Imported on first use (PEP 562): `from reviewbot.facts.types import balanced` (dedupe does) then
+# costs that module, not the extractor, the flow builder and the fact classes, and a process
+# that never extracts facts (a review's model child) never loads them.
+_EXPORTS = {
+    "Assignment": "model", "Call": "model", "Condition": "model", "Event": "flow", "Fact": "model",
+    "Facts": "model", "Field": "model", "Function": "model", "FunctionFlow": "flow",
+    "GlobalDefinition": "model", "HeldAtExit": "flow", "Initializer": "model", "InitializerEntry": "model",
+    "IteratorLoop": "model", "KernelDoc": "model", "LockOp": "locks", "LockSection": "flow", "Macro": "model",
+    "Param": "model", "Path": "flow", "Return": "model", "StringLiteral": "model", "Struct": "model",
+    "facts_of": "extract", "function_flow": "flow", "lock_op": "locks", "split_arguments": "extract",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Assignment", "Call", "Condition", "Event", "Fact", "Facts", "Field", "Function", "FunctionFlow",
