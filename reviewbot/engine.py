@@ -143,7 +143,7 @@ def run(series: Series, rules: list[Rule], tree: str | None = None, models: list
     """Every rule and every reference model on every patch. `keep(rule_id)` filters model
     findings by their ids (for --rules/--skip naming model finding ids); `refuted` is "low" or
     "drop" (default REFUTED): what becomes of a rule finding a model refutes. `parallel`: the
-    models that speak alone run in a child process beside the rules (see models_ahead)."""
+    models that speak alone run in a forked child beside the rules (reviewbot/ahead.py)."""
     findings: list[Finding] = []
     not_modelled: list[dict] = []
     explored: list[dict] = []
