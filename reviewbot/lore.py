@@ -30,9 +30,11 @@ logging.getLogger("b4").propagate = False
 # hand every attribute through. At import time b4 reads only `requests.Session`, in type
 # annotations (b4 has no `from __future__ import annotations`); that one name is answered with a
 # placeholder class until the real module is loaded. Any other attribute loads the real module.
+# smtplib (and the ssl it imports) is only for b4's sending mail, which reviewbot never does; b4's
+# annotations name smtplib.SMTP and smtplib.SMTP_SSL.
 # ---------------------------------------------------------------------------------------------------
 
-_DEFERRED = {"requests": ("Session",), "dkim": ()}
+_DEFERRED = {"requests": ("Session",), "dkim": (), "smtplib": ("SMTP", "SMTP_SSL")}
 
 
 class _Deferred(types.ModuleType):
