@@ -498,3 +498,70 @@ struct port *hub_port_get_fixed(struct hub *h, int id)
 	rcu_read_unlock();
 	return NULL;
 }
+
+/* A reference taken only after the unlock. This file does not show how a conn is freed, but the
+ * reference says it lives by its count: between the unlock and the get it may go. */
+struct conn {
+	struct list_head node;
+	refcount_t refs;
+	int addr;
+};
+
+struct conn_table {
+	struct list_head conns;
+};
+
+struct conn *conn_find_late(struct conn_table *t, int addr)
+{
+	struct conn *c;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(c, &t->conns, node) {
+		if (c->addr == addr) {
+			rcu_read_unlock();
+			/* ruleid: RCU002 */
+			refcount_inc(&c->refs);
+			return c;
+		}
+	}
+	rcu_read_unlock();
+	return NULL;
+}
+
+/* The same, with the reference taken (or refused) before the unlock. */
+struct conn *conn_find(struct conn_table *t, int addr)
+{
+	struct conn *c;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(c, &t->conns, node) {
+		if (c->addr == addr && refcount_inc_not_zero(&c->refs)) {
+			rcu_read_unlock();
+			/* ok: RCU002 */
+			return c;
+		}
+	}
+	rcu_read_unlock();
+	return NULL;
+}
+
+/* The table's lock is held across the walk and the late reference: whoever frees a conn takes it. */
+struct conn *conn_find_locked(struct conn_table *t, spinlock_t *lock, int addr)
+{
+	struct conn *c;
+
+	spin_lock(lock);
+	rcu_read_lock();
+	list_for_each_entry_rcu(c, &t->conns, node) {
+		if (c->addr == addr) {
+			rcu_read_unlock();
+			/* ok: RCU002 */
+			refcount_inc(&c->refs);
+			spin_unlock(lock);
+			return c;
+		}
+	}
+	rcu_read_unlock();
+	spin_unlock(lock);
+	return NULL;
+}

@@ -72,7 +72,7 @@ def check(ctx):
                 # call_rcu(), list_del_rcu()): then its own updater relies on readers staying in
                 # their section. Elsewhere the object may be kept alive by a lock the caller holds
                 # or a reference taken out of sight, which this view cannot tell from a bug.
-                if not hit.args.get("explicit") and \
+                if not hit.args.get("explicit") and not hit.args.get("late_ref") and \
                         idx.types.struct_of(function, hit.args["var"]) not in idx.rcu_retired_types:
                     continue
                 if hit.line not in reported:
@@ -397,6 +397,12 @@ def _walk(path, assigned, returns_protected, loop_spans=None, idx=None, called=f
             if idx is not None and not _uses(e.text.replace(e.name, "", 1), var) and \
                     _only_compares(idx, e.name, [i for i, a in enumerate(e.args) if squash(a) == var]):
                 continue  # a function of the file that only compares the pointer it is handed
+            if REF.search(e.name) and _passes(e.args, var) and not info.get("by_name"):
+                # a reference taken only now, after the section: the code itself says the object
+                # lives by its count, and nothing kept it alive between the unlock and the get
+                yield _hit_use(var, info, e, late_ref=True)
+                stale.pop(var, None)
+                continue
             yield from _use(stale, var, info, e)
         # pinned inside the section: a reference, or the object's own lock
         if depth:
@@ -449,16 +455,28 @@ def _use(stale: dict, var: str, info: dict, e):
     stale.pop(var, None)
 
 
-def _hit_use(var, info, use, explicit: bool = False) -> Hit:
+def _hit_use(var, info, use, explicit: bool = False, late_ref: bool = False) -> Hit:
     unlock = info["unlock"]
     what = use.text if len(use.text) <= 60 else use.text[:57] + "..."
+    if late_ref:
+        message = (f"the reference on {var} is taken here, after {unlock.name}() on line {unlock.lines[0]} ended the "
+                   f"read-side section that found it ({info['how']} on line {info['line']}): between the unlock and "
+                   f"`{what}` the object can be freed, and the count raised on freed memory. Should the reference be "
+                   f"taken before the unlock (with a get that fails on a zero count, kref_get_unless_zero() or "
+                   f"refcount_inc_not_zero(), if the count can already have dropped)?")
+        return Hit(line=use.lines[0], end_line=use.lines[1], related=(unlock.lines[0], info["line"]),
+                   message=message, args={"var": var, "explicit": bool(info.get("explicit")), "late_ref": True},
+                   trace=(f"{info['line']}: {var} = {info['how']} inside the read-side section",
+                          f"{unlock.lines[0]}: {unlock.name}(): a grace period may now end and free {var}",
+                          f"{use.lines[0]}: {what}: the reference comes too late"))
     message = (f"{var} was found under the read-side section ({info['how']} on line {info['line']}), but "
                f"{unlock.name}() on line {unlock.lines[0]} ended that section and nothing keeps the object "
                f"alive: `{what}` here can touch an object that was freed after the grace period that "
                f"unlock allowed. Should the section extend over this use, or a reference be taken "
                f"before the unlock?")
     return Hit(line=use.lines[0], end_line=use.lines[1], related=(unlock.lines[0], info["line"]),
-               message=message, args={"var": var, "explicit": explicit or bool(info.get("explicit"))},
+               message=message, args={"var": var, "explicit": explicit or bool(info.get("explicit")),
+                                      "late_ref": late_ref},
                trace=(f"{info['line']}: {var} = {info['how']} inside the read-side section",
                       f"{unlock.lines[0]}: {unlock.name}(): a grace period may now end and free {var}",
                       f"{use.lines[0]}: {what}"))
