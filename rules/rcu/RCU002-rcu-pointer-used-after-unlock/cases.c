@@ -565,3 +565,18 @@ struct conn *conn_find_locked(struct conn_table *t, spinlock_t *lock, int addr)
 	spin_unlock(lock);
 	return NULL;
 }
+
+/* A check that reads through the pointer after the unlock is a read like any other; printing the
+ * pointer's value is not. */
+void hub_check_active(struct hub *h)
+{
+	struct port *p;
+
+	rcu_read_lock();
+	p = rcu_dereference(h->active);
+	rcu_read_unlock();
+	/* ok: RCU002 */
+	pr_debug("active port %p\n", p);
+	/* ruleid: RCU002 */
+	WARN_ON(p && p->dead);
+}

@@ -392,8 +392,9 @@ def _walk(path, assigned, returns_protected, loop_spans=None, idx=None, called=f
                 yield _hit_use(var, info, info.get("first_use") or e, explicit=True)
                 stale.pop(var)
                 continue
-            if PRINTS.match(e.name) or "typeof" in e.text or not _reportable(info, other_locks):
-                continue
+            if PRINTS.match(e.name) and not _uses(e.text.replace(e.name, "", 1), var) or "typeof" in e.text \
+                    or not _reportable(info, other_locks):
+                continue  # a print of the pointer's value is no access (a BUG_ON(p->x) or a print of p->name is)
             if idx is not None and not _uses(e.text.replace(e.name, "", 1), var) and \
                     _only_compares(idx, e.name, [i for i, a in enumerate(e.args) if squash(a) == var]):
                 continue  # a function of the file that only compares the pointer it is handed
