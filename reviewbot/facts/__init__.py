@@ -6,7 +6,7 @@
     facts.flow("bpf_handle_oom").held_at_exits()
 """
 
-import importlib
+from reviewbot.lazy import exports
 
 # Imported on first use (PEP 562): `from reviewbot.facts.types import balanced` (dedupe does) then
 # costs that module, not the extractor, the flow builder and the fact classes, and a process
@@ -20,19 +20,5 @@ _EXPORTS = {
     "facts_of": "extract", "function_flow": "flow", "lock_op": "locks", "split_arguments": "extract",
 }
 
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-__all__ = [
-    "Assignment", "Call", "Condition", "Event", "Fact", "Facts", "Field", "Function", "FunctionFlow",
-    "GlobalDefinition", "HeldAtExit", "Initializer", "InitializerEntry", "IteratorLoop", "KernelDoc",
-    "LockOp", "LockSection", "Macro", "Param", "Path", "Return", "StringLiteral", "Struct", "facts_of",
-    "function_flow", "lock_op", "split_arguments",
-]
+__getattr__ = exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

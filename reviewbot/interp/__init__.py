@@ -9,7 +9,7 @@ Code the machine cannot run raises NotModelled(construct, line, reason); it is r
 guessed around.
 """
 
-import importlib
+from reviewbot.lazy import exports
 
 # Imported on first use (PEP 562): `from reviewbot.interp.errors import NotModelled` (the model
 # registry does, to catch it) then costs the errors module, not the whole interpreter, in a process
@@ -21,14 +21,5 @@ _EXPORTS = {
     "c_string": "memory", "Program": "program", "run_alone": "sched", "run_interleaved": "sched",
 }
 
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
+__getattr__ = exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)
