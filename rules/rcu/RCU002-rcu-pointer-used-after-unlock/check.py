@@ -465,22 +465,18 @@ def _hit_use(var, info, use, explicit: bool = False, late_ref: bool = False) -> 
                    f"`{what}` the object can be freed, and the count raised on freed memory. Should the reference be "
                    f"taken before the unlock (with a get that fails on a zero count, kref_get_unless_zero() or "
                    f"refcount_inc_not_zero(), if the count can already have dropped)?")
-        return Hit(line=use.lines[0], end_line=use.lines[1], related=(unlock.lines[0], info["line"]),
-                   message=message, args={"var": var, "explicit": bool(info.get("explicit")), "late_ref": True},
-                   trace=(f"{info['line']}: {var} = {info['how']} inside the read-side section",
-                          f"{unlock.lines[0]}: {unlock.name}(): a grace period may now end and free {var}",
-                          f"{use.lines[0]}: {what}: the reference comes too late"))
-    message = (f"{var} was found under the read-side section ({info['how']} on line {info['line']}), but "
-               f"{unlock.name}() on line {unlock.lines[0]} ended that section and nothing keeps the object "
-               f"alive: `{what}` here can touch an object that was freed after the grace period that "
-               f"unlock allowed. Should the section extend over this use, or a reference be taken "
-               f"before the unlock?")
+    else:
+        message = (f"{var} was found under the read-side section ({info['how']} on line {info['line']}), but "
+                   f"{unlock.name}() on line {unlock.lines[0]} ended that section and nothing keeps the object "
+                   f"alive: `{what}` here can touch an object that was freed after the grace period that "
+                   f"unlock allowed. Should the section extend over this use, or a reference be taken "
+                   f"before the unlock?")
     return Hit(line=use.lines[0], end_line=use.lines[1], related=(unlock.lines[0], info["line"]),
                message=message, args={"var": var, "explicit": explicit or bool(info.get("explicit")),
                                       "late_ref": late_ref},
                trace=(f"{info['line']}: {var} = {info['how']} inside the read-side section",
                       f"{unlock.lines[0]}: {unlock.name}(): a grace period may now end and free {var}",
-                      f"{use.lines[0]}: {what}"))
+                      f"{use.lines[0]}: {what}" + (": the reference comes too late" if late_ref else "")))
 
 
 def _hit_retake(loop, relock) -> Hit:
