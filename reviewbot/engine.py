@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from reviewbot.diff import ChangedFile
 from reviewbot.finding import Finding, finding_at, quote  # noqa: F401 (quote: tests use engine.quote)
@@ -90,6 +90,14 @@ class FileContext:
         if key not in self._units:
             self._units[key] = facts_of_unit(self.unit)
         return self._units[key]
+
+    def shared(self, key: str, make: Callable[[], Any]) -> Any:
+        """make(), computed once for this file and kept for every rule and model that asks by the
+        same key (they share this patch's parses): e.g. the folder's files read under --tree."""
+        slot = (key, id(self.file))
+        if slot not in self._units:
+            self._units[slot] = make()
+        return self._units[slot]
 
     def query_matches(self) -> list[dict]:
         """The matches of the rule's query.scm on this file: capture name -> list of nodes."""

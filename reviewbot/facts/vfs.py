@@ -17,7 +17,6 @@ import re
 
 TEARDOWN = (".kill_sb", ".put_super")
 WALK_MEMBERS = (".d_hash", ".d_compare", ".d_revalidate", ".permission", ".get_link")
-DENTRY_WALK = (".d_hash", ".d_compare", ".d_revalidate")
 # what RCU mode looks like to each callback (include/linux/namei.h, include/linux/fs.h)
 LOOKUP_RCU = 0x0040
 MAY_NOT_BLOCK = 0x00000080
@@ -56,6 +55,16 @@ def uses_info(text: str, accessors: set[str]) -> bool:
         if re.search(rf"\b{local}\s*->|\w\s*\((?:[^;()]*,)?\s*{local}\s*[,)]|,\s*{local}\s*[,)]", text):
             return True
     return False
+
+
+def folder_of(ctx) -> "Folder":
+    """The Folder of the file under review (an engine FileContext): the file and, with a kernel tree,
+    the files beside it; read once per patch for RCU009 and the lifetime model alike."""
+    def read() -> Folder:
+        where = os.path.join(ctx.tree, os.path.dirname(ctx.path)) if ctx.tree else None
+        return Folder(where, os.path.basename(ctx.path), ctx.unit.source.decode("utf-8", "replace"))
+
+    return ctx.shared("vfs-folder", read)
 
 
 class Folder:

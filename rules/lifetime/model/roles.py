@@ -7,7 +7,6 @@ function and a retirer function meet. Every role names its function and the line
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -146,8 +145,7 @@ def walk(ctx) -> Walk:
                 _add(out.teardowns, (squash(e.value), e.designator[1:]), 2)
     if not out.teardowns:
         return out
-    folder = out.folder = vfs.Folder(os.path.join(ctx.tree, os.path.dirname(ctx.path)) if ctx.tree else None,
-                                     os.path.basename(ctx.path), ctx.unit.source.decode("utf-8", "replace"))
+    folder = out.folder = vfs.folder_of(ctx)
     out.accessors = set(folder.accessors)
     # an accessor of a header outside the folder (proc_sb_info()), as the teardown calls it on its sb
     teardowns = {fn for fn, _ in out.teardowns}

@@ -26,13 +26,12 @@ unmount and nothing reads it in RCU mode.
 
 from __future__ import annotations
 
-import os
 import re
 
 from reviewbot.engine import Hit
 from reviewbot.facts import rcu
 from reviewbot.facts.types import balanced, squash
-from reviewbot.facts.vfs import ACCESSOR, BAIL, TEARDOWN, WALK_MEMBERS, Folder, accessors_in, uses_info
+from reviewbot.facts.vfs import ACCESSOR, BAIL, TEARDOWN, WALK_MEMBERS, accessors_in, folder_of, uses_info
 
 MARKERS = (b"s_d_op", b"d_set_d_op") + tuple(m.encode() for m in WALK_MEMBERS)
 FREES = {"kfree": 0, "kvfree": 0, "kfree_sensitive": 0, "kzfree": 0, "vfree": 0, "kmem_cache_free": 1}
@@ -291,12 +290,7 @@ class _Judge:
 
     def folder(self):
         """The other files of the file's folder, with a kernel tree (--tree); None without one."""
-        if self.ctx.tree is None:
-            return None
-        if not hasattr(self, "_folder"):
-            self._folder = Folder(os.path.join(self.ctx.tree, os.path.dirname(self.ctx.path)),
-                                   os.path.basename(self.ctx.path), self.ctx.unit.source.decode("utf-8", "replace"))
-        return self._folder
+        return folder_of(self.ctx) if self.ctx.tree is not None else None
 
     def _folder_ops(self, ops: str) -> str | None:
         """With a kernel tree: the callback of dentry operations defined in another file of the
