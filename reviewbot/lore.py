@@ -210,11 +210,17 @@ def is_maildir(path: str) -> bool:
 _MSGID = re.compile(r"<([^>]+)>")  # liblore.utils._MSGID_RE
 
 
+def raw_header(msg: EmailMessage, name: str) -> str | None:
+    """The first `name` header's value as the mail has it (folded, encoded words undecoded)."""
+    lname = name.lower()
+    return next((str(v) for n, v in msg.raw_items() if n.lower() == lname), None)
+
+
 def clean_msgid(msg: EmailMessage) -> str | None:
     """liblore.utils.get_clean_msgid(msg, "Message-Id"): the id in the raw value's <...>, else in the
     parsed value's. liblore parses the header even when the raw value answers (and that parse is
     most of its cost); the parse is made here only when it is needed."""
-    raw = next((str(v) for n, v in msg.raw_items() if n.lower() == "message-id"), None)
+    raw = raw_header(msg, "Message-ID")
     if raw:
         m = _MSGID.search(raw)
         if m:
@@ -237,10 +243,10 @@ def header_date(msg: EmailMessage) -> str:
     parse tree the registry also makes of it."""
     import email.utils
 
-    raw = next((v for n, v in msg.raw_items() if n.lower() == "date"), None)
+    raw = raw_header(msg, "Date")
     if raw is None:
         return ""
-    value = str(raw).replace("\r", "").replace("\n", "")
+    value = raw.replace("\r", "").replace("\n", "")
     if not value:
         return ""
     try:
@@ -254,12 +260,10 @@ def header_date(msg: EmailMessage) -> str:
 
 def header_text(msg: EmailMessage, name: str) -> str | None:
     """str(msg.get(name)) of an unstructured header (UNSTRUCTURED), None when it is absent."""
-    lname = name.lower()
-    assert lname in UNSTRUCTURED, name
-    raw = next((v for n, v in msg.raw_items() if n.lower() == lname), None)
+    assert name.lower() in UNSTRUCTURED, name
+    raw = raw_header(msg, name)
     if raw is None:
         return None
-    raw = str(raw)
     if "=?" in raw:
         value = msg.get(name)
         return None if value is None else str(value)
@@ -279,8 +283,8 @@ def defuse_headers(msg: EmailMessage) -> None:
     _drop_long_headers(msg)
     _trim_references(msg)
     for name in ("Subject", "From"):
-        raw = next((v for n, v in msg.raw_items() if n.lower() == name.lower()), None)
-        if raw is None or "=?" not in str(raw):
+        raw = raw_header(msg, name)
+        if raw is None or "=?" not in raw:
             continue  # no encoded word in the raw value: none in the parsed one either
         try:
             value = msg.get(name)
