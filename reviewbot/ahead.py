@@ -9,8 +9,9 @@ child is on. `result()` gives a patch's results, from the child or from the pare
 
 The child computes exactly what the parent would (run_models, model by model, on the same patch);
 the output does not depend on which process ran a patch. Where there is no fork (or the system is
-not Linux), one core, or the child fails in any way, the parent computes what is missing itself. Messages on the pipe are
-length-prefixed pickles: ("start", index) before a patch, ("done", index, results) after it.
+not Linux), one core, or the child fails in any way, the parent computes what is missing itself.
+Messages on the pipe are length-prefixed pickles: ("start", index) before a patch, ("done", index,
+results) after it.
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ class Ahead:
                 self.buffer = self.buffer[_LENGTH.size + size:]
                 if message[0] == "start":
                     self.started = max(self.started, message[1])
-                else:
-                    self.done[message[1]] = message[2]
+                else:  # (a patch the parent already ran keeps the parent's results: they are the same)
+                    self.done.setdefault(message[1], message[2])
                 got = True
             if got and block:
                 return

@@ -740,21 +740,15 @@ def _path_walk(w: LifetimeWorld, rd: FuncDef, member: str):
     from reviewbot.interp.memory import NULL
 
     m = w.m
-    args = []
-    for i, (pname, t) in enumerate(rd.params):
-        if t[0] == "ptr" and t[1][0] == "struct":
-            obj = w.shared.get(t[1][1])
-            if obj is None:
-                obj = w.shared[t[1][1]] = m.stubs["__lazy__"].pointer(t[1], f"the struct {t[1][1]} ({pname})")
-            args.append(NULL if member == "get_link" and t[1][1] == "dentry" else obj)
-        elif t[0] in ("ptr", "array"):
-            args.append(m.stubs["__lazy__"].make(m, t if t[0] == "ptr" else ("ptr", t[1]), pname))
-        elif member == "permission" and i == len(rd.params) - 1:
-            args.append(vfs.MAY_NOT_BLOCK | 1)  # MAY_EXEC, from path walk
-        elif member == "d_revalidate" and i == len(rd.params) - 1:
-            args.append(vfs.LOOKUP_RCU)
-        else:
-            args.append(1)
+    args = w.args(rd)  # the world's objects, as every scenario passes them; then what RCU mode changes
+    for i, (_pname, t) in enumerate(rd.params):
+        if member == "get_link" and t == ("ptr", ("struct", "dentry")):
+            args[i] = NULL
+    if rd.params and rd.params[-1][1][0] not in ("ptr", "array"):
+        if member == "permission":
+            args[-1] = vfs.MAY_NOT_BLOCK | 1  # MAY_EXEC, from path walk
+        elif member == "d_revalidate":
+            args[-1] = vfs.LOOKUP_RCU
     mode = {"permission": " with MAY_NOT_BLOCK", "d_revalidate": " with LOOKUP_RCU",
             "get_link": " with a NULL dentry"}.get(member, "")
     th = m.thread("CPU0", None, [])
