@@ -51,13 +51,14 @@ DEFAULT_KERNEL = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) 
 DEFAULT_FILES = Path("/work/data/rcufiles.txt")
 
 # Which rules are meant to catch each class. Edited as rules land.
+# RCU011 reads what a patch deletes: it can speak only with --as-patch (a new file deletes nothing).
 CLASS_RULES: dict[str, set[str]] = {
-    "delete-synchronize": {"RCU001", "SRCU005"},
-    "kfree_rcu-to-kfree": {"RCU001", "SRCU005"},
-    "unlock-above-use": {"RCU002"},
+    "delete-synchronize": {"RCU001", "SRCU005", "RCU011"},
+    "kfree_rcu-to-kfree": {"RCU001", "SRCU005", "RCU011"},
+    "unlock-above-use": {"RCU002", "RCU011"},
     "drop-unlock-on-error-path": {"SRCU001", "RCU003"},
-    "drop-cleanup-srcu": {"SRCU004"},
-    "walk-outside-lock": {"RCU004", "SRCU003"},
+    "drop-cleanup-srcu": {"SRCU004", "RCU011"},
+    "walk-outside-lock": {"RCU004", "SRCU003", "RCU011"},
 }
 CLASSES = tuple(CLASS_RULES)
 SITE_SLACK = 3  # lines either side of a mutated line that still count as "at the site"
@@ -714,9 +715,14 @@ _MODELS = None
 _KEEP = None  # which model findings --rules asks for
 
 
-def _init(only: str | None, use_models: bool) -> None:
-    global _RULES, _MODELS, _KEEP
+_AS_PATCH = None  # the kernel tree, when each mutant is reviewed as the patch that makes it
+
+
+def _init(only: str | None, use_models: bool, as_patch: str | None = None) -> None:
+    global _RULES, _MODELS, _KEEP, _AS_PATCH
     from reviewbot import models, rulepack
+
+    _AS_PATCH = as_patch
 
     if use_models:
         _RULES, _MODELS, _KEEP = rulepack.select(rulepack.load_rules(), only, None, models.load_models())
@@ -736,6 +742,38 @@ def review(rel: str, text: str) -> list[tuple]:
     return sorted((f.rule, f.line, f.end_line, f.message, tuple(f.related)) for f in found)
 
 
+def as_change(original: bytes, mutant: bytes) -> tuple[str, list[int]]:
+    """The mutant as a real patch would leave the file: a line the mutation blanked is deleted, not
+    left as white space. Returns that text and, for each of its lines, the original's line."""
+    old, new = original.split(b"\n"), mutant.split(b"\n")
+    assert len(old) == len(new), "mutations keep line numbers"
+    kept, origin = [], []
+    for n, (a, b) in enumerate(zip(old, new), start=1):
+        if a.strip() and not b.strip():
+            continue
+        kept.append(b)
+        origin.append(n)
+    return b"\n".join(kept).decode("utf-8", "surrogateescape"), origin
+
+
+def review_change(rel: str, original: bytes, mutant: bytes) -> list[tuple]:
+    """The findings on the mutant reviewed as the patch that makes it from the tree's file (the
+    tree gives the rules the whole post-image), with line numbers of the original file."""
+    from reviewbot import engine, thread
+
+    text, origin = as_change(original, mutant)
+    patch = thread.change_patch(rel, original.decode("utf-8", "surrogateescape"), text)
+
+    def back(n: int) -> int:
+        return origin[n - 1] if 0 < n <= len(origin) else n
+
+    out = []
+    for f in engine.run_patch(patch, _RULES, tree=_AS_PATCH):
+        message = LINE_REF.sub(lambda m: f"line {back(int(m.group(1)))}", f.message)
+        out.append((f.rule, back(f.line), back(f.end_line), message, tuple(back(n) for n in f.related)))
+    return sorted(out)
+
+
 def _scan_file(job: tuple[str, str]) -> tuple[str, list[Mutant], Counter, str | None]:
     path, rel = job
     try:
@@ -751,7 +789,10 @@ def _review_file(job: tuple[str, str, list[Mutant]]):
     try:
         source = Path(path).read_bytes()
         original = review(rel, source.decode("utf-8", "surrogateescape"))
-        results = [review(rel, m.apply(source).decode("utf-8", "surrogateescape")) for m in mutants]
+        if _AS_PATCH:
+            results = [review_change(rel, source, m.apply(source)) for m in mutants]
+        else:
+            results = [review(rel, m.apply(source).decode("utf-8", "surrogateescape")) for m in mutants]
         return rel, original, results, None
     except Exception as exc:
         return rel, [], [], f"{type(exc).__name__}: {exc}"
@@ -816,6 +857,9 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--rules", help="only these rules (ids, names or packs); default every rule")
     ap.add_argument("--models", action="store_true", help="also run the reference models")
+    ap.add_argument("--as-patch", action="store_true",
+                    help="review each mutant as the patch that makes it from the tree's file (what a maintainer "
+                         "sees: the deleted lines too), not as a new file")
     ap.add_argument("--list", type=Path, help="write every mutant and its outcome here")
     ap.add_argument("--sites", type=Path, help="write every candidate site of every class here")
     ap.add_argument("--flavor", choices=("rcu", "srcu"), help="only mutants of this flavor (e.g. srcu: every "
@@ -824,8 +868,13 @@ def main() -> int:
     if not args.kernel.is_dir():
         print(f"no kernel tree at {args.kernel}", file=sys.stderr)
         return 2
+    if args.as_patch and args.models:
+        print("--as-patch reviews with the rules only; drop --models", file=sys.stderr)
+        return 2
     rels = [line.strip() for line in args.files.read_text().splitlines() if line.strip()]
     start = time.perf_counter()
+    print("each mutant reviewed as " + ("the patch that makes it from the tree's file (--as-patch)" if args.as_patch
+                                        else "a new file"))
 
     # 1. every candidate site of every class in the file set
     candidates: dict[str, list[Mutant]] = defaultdict(list)
@@ -875,7 +924,8 @@ def main() -> int:
     outcomes: dict[Mutant, dict] = {}
     originals: dict[str, list[tuple]] = {}
     review_errors = []
-    with ProcessPoolExecutor(max_workers=args.jobs, initializer=_init, initargs=(args.rules, args.models)) as pool:
+    with ProcessPoolExecutor(max_workers=args.jobs, initializer=_init,
+                             initargs=(args.rules, args.models, str(args.kernel) if args.as_patch else None)) as pool:
         for rel, original, results, error in pool.map(_review_file, review_jobs):
             if error:
                 review_errors.append((rel, error))

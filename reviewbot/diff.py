@@ -92,6 +92,34 @@ class ChangedFile:
     def removed_lines(self) -> tuple[DiffLine, ...]:
         return tuple(line for hunk in self.hunks for line in hunk.lines if line.kind == "-")
 
+    def removals(self) -> dict[int, tuple[DiffLine, ...]]:
+        """Where the patch deletes code: post-image line N -> the '-' lines that stood just before it.
+
+        A patch that only deletes (a dropped unlock, a dropped synchronize_rcu()) adds no line a
+        finding could stand on; the line that now follows the deleted ones is where the code
+        changed (the first one that is not blank). A run of removed lines at the end of a hunk
+        belongs to the line after the hunk's last one."""
+        out: dict[int, tuple[DiffLine, ...]] = {}
+        for hunk in self.hunks:
+            run: list[DiffLine] = []
+            last_target = hunk.target_start - 1
+            for line in hunk.lines:
+                if line.kind == "-":
+                    run.append(line)
+                    continue
+                if run and line.kind == " " and not line.text.strip():
+                    last_target = line.target_line if line.target_line is not None else last_target
+                    continue  # a blank line after a deletion: the code it changed is further on
+                if run:
+                    target = line.target_line if line.target_line is not None else last_target + 1
+                    out[target] = out.get(target, ()) + tuple(run)
+                    run = []
+                if line.target_line is not None:
+                    last_target = line.target_line
+            if run:
+                out[last_target + 1] = out.get(last_target + 1, ()) + tuple(run)
+        return out
+
 
 _DIFF_START = re.compile(r"^(diff --git |--- |Index: )", re.MULTILINE)
 
@@ -273,3 +301,16 @@ def new_file_diff(path: str, text: str) -> str:
         out.append(f"@@ -0,0 +1,{len(lines)} @@" if len(lines) != 1 else "@@ -0,0 +1 @@")
         out.extend("+" + line for line in lines)
     return "\n".join(out) + "\n"
+
+
+def change_diff(path: str, before: str, after: str, context: int = 3) -> str:
+    """The diff of a patch that changes `path` from `before` to `after`, as `git diff -U<context>`
+    writes it. With a context as long as the file, the whole post-image is in the patch: how a
+    rule's before/after cases, or a mutant of a tree's file, are reviewed as the change they are."""
+    import difflib
+
+    a, b = before.splitlines(), after.splitlines()
+    hunks = list(difflib.unified_diff(a, b, f"a/{path}", f"b/{path}", n=context, lineterm=""))
+    if not hunks:
+        return ""
+    return "\n".join([f"diff --git a/{path} b/{path}", *hunks]) + "\n"

@@ -33,6 +33,9 @@ class Hit:
     related: tuple[int, ...] = ()
     file: str | None = None  # for patch-scope rules: which file the line is in
     message: str | None = None  # overrides the template when a judge must word it itself
+    # lines the finding rests on (a leaking path's lines): it stands on a modified file also when the
+    # patch deleted code right before one of them (a dropped unlock), though it is not reported there
+    evidence: tuple[int, ...] = ()
 
 
 # The facts of recently read files, by what they are built from. A patch posted again unchanged
@@ -90,6 +93,11 @@ class FileContext:
         if key not in self._units:
             self._units[key] = facts_of_unit(self.unit)
         return self._units[key]
+
+    def shows(self, first: int, last: int) -> bool:
+        """Whether the post-image is known from line first to line last: always for a new file or
+        with a tree, else only inside the hunks (a gap between two hunks is unknown code)."""
+        return self.unit.complete or all(n in self.file.post_image for n in range(first, last + 1))
 
     def shared(self, key: str, make: Callable[[], Any]) -> Any:
         """make(), computed once for this file and kept for every rule and model that asks by the
@@ -334,7 +342,7 @@ def run_patch(patch: Patch, rules: list[Rule], tree: str | None = None, units: d
 def _finding(rule: Rule, patch: Patch, cf: ChangedFile, hit: Hit) -> Iterable[Finding]:
     message = hit.message if hit.message is not None else rule.message.format_map(_Args(hit.args))
     found = finding_at(patch, cf, rule.id, rule.severity, rule.confidence, rule.see, hit.line, hit.end_line,
-                       message, hit.trace, hit.related)
+                       message, hit.trace, hit.related, hit.evidence)
     return (found,) if found else ()
 
 

@@ -50,11 +50,15 @@ class Finding:
 
 
 def finding_at(patch: Patch, cf: ChangedFile, rule_id: str, severity: str, confidence: str, see: str,
-               line: int, end_line: int | None, message: str, trace=(), related=()) -> Finding | None:
+               line: int, end_line: int | None, message: str, trace=(), related=(), evidence=()) -> Finding | None:
     """A Finding at post-image lines line..end_line of cf, quoting the patch's own lines; None when
-    neither those lines nor the `related` ones are lines the patch adds (the code was there)."""
+    neither those lines nor the `related` ones are lines the patch changed (the code was there).
+    A line the patch changed is one it adds, or one that now follows lines it deletes: a patch that
+    only deletes (an unlock, a synchronize_rcu()) changes the code at the line after them. The
+    `evidence` lines (a leaking path) count where the patch deleted code right before them."""
     end = end_line if end_line is not None else line
-    if not (set(range(line, end + 1)) | set(related)) & cf.added_lines:
+    lines = set(range(line, end + 1)) | set(related)
+    if not lines & cf.added_lines and not (lines | set(evidence)) & cf.removals().keys():
         return None
     return Finding(rule=rule_id, severity=severity, confidence=confidence, patch=patch.msgid, file=cf.path,
                    line=line, end_line=end, message=message, quoted=quote(patch, cf, line, end),
@@ -65,8 +69,13 @@ def finding_at(patch: Patch, cf: ChangedFile, rule_id: str, severity: str, confi
 def quote(patch: Patch, cf: ChangedFile, line: int, end: int) -> tuple[str, ...]:
     """The patch body's own lines (with their +/space prefix) for post-image lines line..end."""
     body = patch.body.splitlines()
+    removed = cf.removals() if not set(range(line, end + 1)) <= cf.added_lines else {}
     out = []
     for n in range(line, end + 1):
+        for gone in () if n in cf.added_lines else removed.get(n, ()):
+            # where the patch only deletes, the deleted lines are what it changed: quote them
+            if 0 < gone.body_line <= len(body):
+                out.append(body[gone.body_line - 1])
         at = cf.body_lines.get(n)
         if at is not None and 0 < at <= len(body):
             out.append(body[at - 1])

@@ -371,11 +371,23 @@ def file_patch(path: str, text: str, msgid: str | None = None) -> Patch:
     a kernel tree swept for false positives) is reviewed by the same engine as a real patch."""
     from reviewbot.diff import new_file_diff
 
-    body = f"Add {path}.\n---\n" + new_file_diff(path, text)
+    return _one_file_patch(path, "add", new_file_diff(path, text), msgid)
+
+
+def change_patch(path: str, before: str, after: str, msgid: str | None = None, context: int = 3) -> Patch:
+    """A patch that changes one file from `before` to `after` (see `file_patch`): a rule's
+    before/after cases, a mutant of a kernel file reviewed as the change that makes it."""
+    from reviewbot.diff import change_diff
+
+    return _one_file_patch(path, "change", change_diff(path, before, after, context), msgid)
+
+
+def _one_file_patch(path: str, verb: str, diff: str, msgid: str | None) -> Patch:
+    body = f"{verb.capitalize()} {path}.\n---\n" + diff
     return Patch(
         msgid=msgid or path,
-        subject=f"[PATCH] add {path}",
-        title=f"add {path}",
+        subject=f"[PATCH] {verb} {path}",
+        title=f"{verb} {path}",
         counter=1,
         total=1,
         revision=1,

@@ -4,7 +4,8 @@ cases.c annotations (semgrep's convention): a comment line `/* ruleid: ID */` sa
 must be flagged by rule ID, `/* ok: ID */` that it must not be, `/* todoruleid: ID */` that it should
 be but is a known miss (the test fails when the miss is fixed, so the annotation gets promoted).
 Every line a rule flags in its cases.c must carry a `ruleid` annotation: no surprise findings.
-A `cases.msg` beside cases.c is the commit message cases.c is reviewed under (rules that compare
+A `cases.before.c` beside cases.c makes cases.c the post-image of a change to it (rules about what a
+patch deletes). A `cases.msg` beside cases.c is the commit message cases.c is reviewed under (rules that compare
 the commit message with the code); without it the message is "Add <path>.".
 """
 
@@ -41,6 +42,18 @@ def annotations(text: str) -> dict[str, dict[str, set[int]]]:
 
 def flagged_lines(rule: rulepack.Rule, path: Path) -> set[int]:
     text = path.read_text(encoding="utf-8")
+    before = path.with_name("cases.before.c")
+    if before.is_file():
+        # a rule about what a patch deletes: cases.c is the post-image of a change to cases.before.c,
+        # reviewed as that change with the pre-image in a tree (as `--tree` gives it)
+        import tempfile
+
+        rel = f"cases/{rule.id}/cases.c"
+        with tempfile.TemporaryDirectory() as tree:
+            (Path(tree) / rel).parent.mkdir(parents=True)
+            (Path(tree) / rel).write_text(before.read_text(encoding="utf-8"), encoding="utf-8")
+            patch = thread.change_patch(rel, before.read_text(encoding="utf-8"), text)
+            return {f.line for f in engine.run_patch(patch, [rule], tree=tree) if f.rule == rule.id}
     patch = thread.file_patch(f"cases/{rule.id}/cases.c", text)
     message = path.with_name("cases.msg")
     if message.is_file():  # the commit message to review cases.c under (for commit-message rules)

@@ -82,6 +82,13 @@ class Imbalance:
     exit: object | None = None  # leak: the event where the path leaves the function (its return or end)
     other_key: str | None = None  # wrong_index: that lock's srcu_struct
     also_open: bool = False  # wrong_index: a section of the unlocked domain is open too
+    path_lines: tuple[int, ...] = ()  # leak: the lines the leaking path runs from the lock to its exit
+
+
+def path_shown(ctx, found: Imbalance) -> bool:
+    """Whether the hunks show the leaking path whole: without a tree, a path through the code
+    between two hunks may pass an unlock nobody can see (a leak there is a guess, not a finding)."""
+    return not found.path_lines or ctx.shows(found.path_lines[0], found.path_lines[-1])
 
 
 def imbalances(ctx, family: Family):
@@ -294,7 +301,8 @@ def _walk(path, function, family, balanced, index_of, handed_over, shape, releas
         return  # a goto the flow stopped following (a backward jump taken too often) is no exit
     for section in held:
         if section["key"] in balanced and not section.get("handed"):
-            yield _leak(section, end, escapes, function, shape)
+            yield _leak(section, end, escapes, function, shape,
+                        tuple(sorted({e.lines[0] for e in events[section["at"]:]})))
 
 
 def _hand_over(held: list[dict], text: str, indexes: dict) -> None:
@@ -306,7 +314,7 @@ def _hand_over(held: list[dict], text: str, indexes: dict) -> None:
             section["handed"] = True
 
 
-def _leak(section, end, escapes, function, shape) -> Imbalance:
+def _leak(section, end, escapes, function, shape, path_lines=()) -> Imbalance:
     """Where the path skipped the unlock: at an early return itself, else at the last forward goto,
     or break/continue out of the lock's loop iteration, before the final exit."""
     where = None
@@ -319,6 +327,7 @@ def _leak(section, end, escapes, function, shape) -> Imbalance:
         where = e
     if where is None:
         return Imbalance("leak", function, section["key"], section["event"], end,
-                         "return" if end.kind == "return" else "end", index=section["index"], exit=end)
+                         "return" if end.kind == "return" else "end", index=section["index"], exit=end,
+                         path_lines=path_lines)
     return Imbalance("leak", function, section["key"], section["event"], where, where.kind, index=section["index"],
-                     exit=end)
+                     exit=end, path_lines=path_lines)

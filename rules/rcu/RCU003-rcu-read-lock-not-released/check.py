@@ -42,6 +42,8 @@ def check(ctx):
             continue  # double unlocks of classic RCU hide behind flags and seqlock retries; not reported
         if found.exit.kind == "return" and not _reports_return(facts, found, ctx):
             continue
+        if not balance.path_shown(ctx, found):
+            continue  # the path runs through code between two hunks: its unlock may be there
         yield _leak(found)
 
 
@@ -93,5 +95,5 @@ def _leak(found) -> Hit:
         message = (f"{lock} from line {acquire.lines[0]} is still held when {leaves} {function}() on this "
                    f"path: {effect}. Is {unlock} missing here?")
     return Hit(line=where.lines[0], end_line=where.lines[1], related=(acquire.lines[0],), message=message,
-               args={"lock": lock, "function": function},
+               args={"lock": lock, "function": function}, evidence=found.path_lines,
                trace=(f"{acquire.lines[0]}: {lock}", f"{where.lines[0]}: {where.kind} without {unlock}"))

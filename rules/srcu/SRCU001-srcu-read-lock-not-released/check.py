@@ -23,7 +23,8 @@ from reviewbot.facts import balance
 def check(ctx):
     for found in balance.imbalances(ctx, balance.SRCU):
         if found.kind == "leak":
-            yield _leak(found)
+            if balance.path_shown(ctx, found):  # else its unlock may be in code between two hunks
+                yield _leak(found)
         elif found.kind == "double":
             yield _double(found)
         else:
@@ -55,7 +56,7 @@ def _leak(found) -> Hit:
                    f"path, so synchronize_srcu() on {key} never completes. Is {unlock} "
                    f"missing here?")
     return Hit(line=where.lines[0], end_line=where.lines[1], related=(acquire.lines[0],), message=message,
-               args={"lock": lock, "function": function})
+               args={"lock": lock, "function": function}, evidence=found.path_lines)
 
 
 def _double(found) -> Hit:
