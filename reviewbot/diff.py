@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 from typing import Mapping, NamedTuple
 
@@ -92,13 +93,17 @@ class ChangedFile:
     def removed_lines(self) -> tuple[DiffLine, ...]:
         return tuple(line for hunk in self.hunks for line in hunk.lines if line.kind == "-")
 
-    def removals(self) -> dict[int, tuple[DiffLine, ...]]:
+    def removals(self) -> Mapping[int, tuple[DiffLine, ...]]:
         """Where the patch deletes code: post-image line N -> the '-' lines that stood just before it.
 
         A patch that only deletes (a dropped unlock, a dropped synchronize_rcu()) adds no line a
         finding could stand on; the line that now follows the deleted ones is where the code
         changed (the first one that is not blank). A run of removed lines at the end of a hunk
         belongs to the line after the hunk's last one."""
+        return self._removals
+
+    @cached_property
+    def _removals(self) -> Mapping[int, tuple[DiffLine, ...]]:  # computed once: finding_at asks per finding
         out: dict[int, tuple[DiffLine, ...]] = {}
         for hunk in self.hunks:
             run: list[DiffLine] = []
@@ -118,7 +123,7 @@ class ChangedFile:
                     last_target = line.target_line
             if run:
                 out[last_target + 1] = out.get(last_target + 1, ()) + tuple(run)
-        return out
+        return MappingProxyType(out)
 
 
 _DIFF_START = re.compile(r"^(diff --git |--- |Index: )", re.MULTILINE)
