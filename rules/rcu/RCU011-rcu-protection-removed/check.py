@@ -303,7 +303,7 @@ def _section_removed(change: Change, fn, point: int, calls, removals):
             continue
         if not change.unprotected(flow, name, line, walk="for_each" in what):
             continue
-        lock = next(n for n in locks)
+        lock = locks[0]
         unlock = f"{lock.replace('lock', 'unlock', 1)}()"
         message = (f"This removes the {lock}()/{unlock} around {what} on line {line}, which stays: {name}() now "
                    f"reads {subject} outside any {'SRCU' if srcu else 'RCU'} read-side section, asserts no lock, "
