@@ -99,6 +99,11 @@ class FileContext:
         with a tree, else only inside the hunks (a gap between two hunks is unknown code)."""
         return self.unit.complete or all(n in self.file.post_image for n in range(first, last + 1))
 
+    def mentions(self, *needles: str) -> bool:
+        """Whether what the rules will read of the file contains any of `needles` (see `_mentions`):
+        a judge can know it has nothing to do before it parses the file."""
+        return _mentions(self, needles)
+
     def shared(self, key: str, make: Callable[[], Any]) -> Any:
         """make(), computed once for this file and kept for every rule and model that asks by the
         same key (they share this patch's parses): e.g. the folder's files read under --tree."""

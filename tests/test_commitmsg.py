@@ -266,3 +266,28 @@ int foo_migrate(struct foo_obj *obj, struct foo_region *mr)
 
 def test_cmsg002_does_not_match_conditions_on_a_shared_noun():
     assert run(thread.file_patch("drivers/foo/obj.c", NOUN_ONLY), "CMSG002") == []
+
+
+def test_a_file_no_rule_has_business_with_is_not_parsed(monkeypatch):
+    """The commit-message rules read a file only when it can hold what they compare (kernel-doc,
+    an errno, a function the message makes a claim about): on a list most changed files hold none,
+    and parsing them was most of a replay's parse time."""
+    from reviewbot import engine, rulepack, thread
+    from reviewbot.csource import parse
+
+    calls = []
+    real = parse._parse_bytes
+    monkeypatch.setattr(parse, "_parse_bytes", lambda *a, **k: calls.append(a) or real(*a, **k))
+    before = "static int limit;\n\nint get_limit(void)\n{\n\treturn limit;\n}\n"
+    after = before.replace("return limit;", "return READ_ONCE(limit);")
+    patch = thread.change_patch("mm/limit.c", before, after)
+    message = "mm: read the limit once\n\nThe limit may change under us; it returns -EINVAL never.\n"
+    patch = dataclasses.replace(patch, body=message + "---\n" + patch.body.split("\n---\n", 1)[1])
+    assert engine.run_patch(patch, rulepack.load_rules()) == []
+    assert calls == []
+    # the same change with a kernel-doc comment in the hunk is parsed (kernel-doc rules need it)
+    before = "static int limit;\n\n/**\n * get_limit() - the limit\n */\nint get_limit(void)\n{\n\treturn limit;\n}\n"
+    after = before.replace("return limit;", "return READ_ONCE(limit);")
+    patch = thread.change_patch("mm/limit.c", before, after, context=20)
+    engine.run_patch(patch, rulepack.load_rules())
+    assert calls

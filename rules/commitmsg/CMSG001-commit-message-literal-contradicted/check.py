@@ -635,6 +635,8 @@ def _doc_comment_with(unit, needle: bytes) -> bool:
 
 def _doc_claims(ctx_file) -> list[Claim]:
     """The literal claims of the kernel-doc the patch adds or changes in this file."""
+    if not ctx_file.mentions("/**"):
+        return []  # no kernel-doc at all: spare the parse
     unit = ctx_file.unit
     if not _doc_comment_with(unit, b'"'):
         return []  # no kernel-doc quotes a literal: spare the facts
