@@ -278,3 +278,51 @@ def test_patch_01_struct_bpf_oom_ops_in_the_header():
     assert ops.field("handle_out_of_memory").type == "int (*)(struct oom_control *oc)"
     assert ops.field("bpf_oom").comment == "/* Private */"
     assert facts.macro("BPF_OOM_NAME_MAX_LEN").value == "64"
+
+
+# The regular expression facts.rcu.is_sleeper replaced (compiling it was a tenth of a review's import
+# time): the oracle the set-and-prefix test must agree with.
+_SLEEPERS_REGEX = (
+    r"^(?:mutex_lock(?:_nested|_interruptible|_interruptible_nested|_killable|_killable_nested|_io)?|"
+    r"ww_mutex_lock(?:_interruptible)?|rt_mutex_lock\w*|"
+    r"down|down_read|down_write|down_interruptible|down_killable|down_timeout|down_read_killable|"
+    r"down_write_killable|down_read_interruptible|down_read_nested|down_write_nested|"
+    r"percpu_down_write|percpu_down_read|"
+    r"msleep|msleep_interruptible|ssleep|usleep_range|usleep_range_state|"
+    r"schedule|schedule_timeout\w*|io_schedule|io_schedule_timeout|schedule_hrtimeout\w*|"
+    r"schedule_preempt_disabled|"
+    r"wait_for_completion\w*|wait_event\w*|wait_var_event\w*|wait_on_bit\w*|"
+    r"synchronize_rcu\w*|synchronize_srcu\w*|synchronize_net|synchronize_sched\w*|synchronize_irq|"
+    r"rcu_barrier\w*|srcu_barrier|"
+    r"flush_work|flush_delayed_work|flush_workqueue|drain_workqueue|flush_scheduled_work|"
+    r"cancel_work_sync|cancel_delayed_work_sync|destroy_workqueue|alloc_workqueue|"
+    r"kthread_stop|kthread_park|kthread_flush_work|kthread_flush_worker|kthread_create\w*|kthread_run|"
+    r"might_sleep|might_fault|cond_resched|cond_resched_lock|"
+    r"vmalloc\w*|vzalloc\w*|__vmalloc\w*|vfree|vunmap|vmap|"
+    r"alloc_percpu|__alloc_percpu|"
+    r"copy_from_user|copy_to_user|get_user|put_user|clear_user|strncpy_from_user|copy_struct_from_user|"
+    r"memdup_user|memdup_user_nul|strndup_user|vmemdup_user|"
+    r"request_firmware|request_firmware_direct|firmware_request_nowarn|"
+    r"free_irq|disable_irq|request_irq|request_threaded_irq|"
+    r"rtnl_lock|lock_sock|lock_sock_nested|device_lock|mmap_read_lock|mmap_write_lock|"
+    r"folio_lock|lock_page|wait_on_page_locked|filemap_fdatawait\w*|filemap_write_and_wait\w*|"
+    r"blk_mq_freeze_queue\w*|sync_filesystem|kmem_cache_create\w*|kmem_cache_destroy)$")
+
+
+def test_is_sleeper_agrees_with_the_regular_expression_it_replaced():
+    import re
+    from pathlib import Path
+
+    from reviewbot.facts import rcu
+
+    oracle = re.compile(_SLEEPERS_REGEX)  # (its `$` also matched before a final newline: no call name has one)
+    names = set(rcu.SLEEPER_NAMES) | set(rcu.SLEEPER_PREFIXES)
+    for base in list(names):
+        names |= {base + "_x", base + "x", base + "2", "x" + base, "_" + base, base[:-1], base + "->f",
+                  base + ".f", base + "(", base + " ", base.upper()}
+    root = Path(__file__).resolve().parent.parent
+    for c in [*root.glob("rules/*/*/cases*.c"), *root.glob("tests/snippets/**/*.c")]:
+        names |= set(re.findall(r"[A-Za-z_]\w*", c.read_text(encoding="utf-8", errors="replace")))
+    assert len(names) > 2000
+    differ = sorted(n for n in names if bool(oracle.match(n)) != rcu.is_sleeper(n))
+    assert differ == []

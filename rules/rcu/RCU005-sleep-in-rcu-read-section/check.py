@@ -10,7 +10,7 @@ Along each bounded path (facts.flow) of a function that opens a section, the jud
 made while the section is open that:
 
 * sleeps by itself: mutex_lock(), down*(), msleep(), schedule(), wait_for_completion*(),
-  synchronize_rcu(), might_sleep(), copy_from_user(), cond_resched(), vmalloc(), ... (SLEEPERS);
+  synchronize_rcu(), might_sleep(), copy_from_user(), cond_resched(), vmalloc(), ... (facts.rcu.is_sleeper);
 * allocates with a mask that may block: GFP_KERNEL, GFP_NOFS, GFP_NOIO, GFP_USER, ... (kmalloc(),
   xa_store(), idr_alloc(), ...). A mask held in a variable or chosen at run time
   (`in_atomic() ? GFP_ATOMIC : GFP_KERNEL`) is not known to sleep, nor is one that clears
