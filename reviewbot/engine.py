@@ -11,6 +11,7 @@ is added.
 from __future__ import annotations
 
 import fnmatch
+import functools
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping
@@ -149,8 +150,14 @@ class Review:
 
 
 def wants(rule: Rule, path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatch(name, pattern) for pattern in rule.files)
+    return _matches(tuple(rule.files), path.rsplit("/", 1)[-1])
+
+
+@functools.lru_cache(maxsize=4096)
+def _matches(patterns: tuple[str, ...], name: str) -> bool:
+    """Whether a file name matches one of a rule's `files` patterns (asked for every rule and file of
+    every patch; a list repeats the same few names and patterns)."""
+    return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
 
 # What becomes of a rule finding that a reference model refutes (it ran the code the finding is

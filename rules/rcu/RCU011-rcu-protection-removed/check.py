@@ -46,6 +46,12 @@ DEFERS = rcu.RCU_DEFERS | rcu.SRCU_DEFERS
 UNPUBLISH = set(rcu.LIST_DELS) | set(rcu.TABLE_REMOVES) | {"rcu_replace_pointer"}
 LOCKS = rcu.RCU_LOCKS | rcu.SRCU_LOCKS
 UNLOCKS = rcu.RCU_UNLOCKS | rcu.SRCU_UNLOCKS
+DEFERS_OF_OBJECTS = {"call_rcu", "call_rcu_hurry", "call_srcu"}
+# the calls whose deletion (or move, for an unlock) this rule judges (an unlock also stays while a use moves below it)
+RELEVANT = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, LOCKS | UNLOCKS | rcu.RCU_WAITS | rcu.SRCU_WAITS
+                                                      | set(rcu.DEFERRED_FREES) | DEFERS_OF_OBJECTS
+                                                      | {"cleanup_srcu_struct"}), key=len, reverse=True))
+                      + r")\s*\(")
 
 
 def _flavour(call: str) -> str:
@@ -239,8 +245,10 @@ def check(ctx):
     if cf.post_image_complete or not cf.hunks:
         return  # a new file deletes nothing
     removals = cf.removals()
-    if not any(CALL.search(line.text) for gone in removals.values() for line in gone):
-        return
+    relevant = {p for p, gone in removals.items() if any(RELEVANT.search(line.text) for line in gone)}
+    unlocks = ctx.mentions("_read_unlock")  # a use may move below an unlock that stays
+    if not relevant and not unlocks:
+        return  # it deletes none of the calls this rule is about: no need to read the file
     change = Change(ctx)
     seen: set[int] = set()
     functions = {}
@@ -250,10 +258,12 @@ def check(ctx):
         if fn is None:
             continue
         functions.setdefault(fn.name, fn)
+        if point not in relevant:
+            continue
         calls = removed_calls("\n".join(line.text for line in gone))
         hits += [*_section_removed(change, fn, point, calls, removals), *_grace_period_removed(change, fn, point, calls),
                  *_deferral_removed(change, fn, point, calls), *_cleanup_removed(change, fn, point, calls)]
-    for fn in functions.values():
+    for fn in functions.values() if unlocks else ():
         hits += _unlock_moved(change, fn, removals)
     for hit in hits:
         if hit.line not in seen:
@@ -344,7 +354,7 @@ def _deferral_removed(change: Change, fn, point: int, calls):
     for n, args in calls:
         if n in rcu.DEFERRED_FREES and args:
             deferred[base_of(args[0])] = n
-        elif n in ("call_rcu", "call_rcu_hurry") and args:
+        elif n in DEFERS_OF_OBJECTS - {"call_srcu"} and args:
             deferred[base_of(args[0])] = n
         elif n == "call_srcu" and len(args) > 1:
             deferred[base_of(args[1])] = n
