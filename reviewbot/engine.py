@@ -203,7 +203,15 @@ def run(series: Series, rules: list[Rule], tree: str | None = None, models: list
             said = run_patch(patch, rules, tree, units)
             findings.extend(said)
             read.append((patch, units, said))
+        confirmed: dict[tuple[int, str], tuple] = {}
         if ahead is not None:
+            # the models that only confirm rule findings run here before the parent waits for the
+            # child: by the time they are done, the child has mostly finished the alone ones
+            for index, (patch, units, said) in enumerate(read):
+                for m in models:
+                    if m not in alone and m.has_something_to_say({f.rule for f in said}):
+                        ran: list[dict] = []
+                        confirmed[index, m.id] = (*run_models(patch, [m], tree=tree, units=units, explored=ran), ran)
             ahead.share()
         for index, (patch, units, said) in enumerate(read):
             wanted = [m for m in models if m.has_something_to_say({f.rule for f in said})]
@@ -214,9 +222,7 @@ def run(series: Series, rules: list[Rule], tree: str | None = None, models: list
                 else:  # each model's results, in the order of `models`, as one run_models() call gives them
                     found, missed = [], []
                     for m in wanted:
-                        done = ahead.result(index).get(m.id)
-                        if done is None:  # a confirming model: it runs here, after the rules
-                            done = (*run_models(patch, [m], tree=tree, units=units, explored=ran), [])
+                        done = ahead.result(index).get(m.id) or confirmed[index, m.id]
                         ran.extend(done[2])
                         found.extend(done[0])
                         missed.extend(done[1])
