@@ -310,7 +310,9 @@ def confirm_refute(findings: list[Finding], models, explored: list[dict], refute
 
 def _mentions(ctx: FileContext, needles: tuple[str, ...]) -> bool:
     """Whether the file's text (what the rules will read of it) contains any of `needles`: the
-    post-image lines the patch shows, or with a tree the whole parsed file."""
+    post-image lines the patch shows, or with a tree the whole parsed file, and the lines the patch
+    deletes (a rule about deletions has its words there: `kfree_rcu()` made `kfree()` in a file
+    that mentions RCU nowhere else)."""
     key = ("text", id(ctx.file))
     text = ctx._units.get(key)
     if text is None:
@@ -318,6 +320,9 @@ def _mentions(ctx: FileContext, needles: tuple[str, ...]) -> bool:
             text = ctx.unit.source.decode("utf-8", "replace")
         else:
             text = "\n".join(ctx.file.post_image.values())
+        removed = ctx.file.removed_lines() if ctx.file.hunks and not ctx.file.post_image_complete else ()
+        if removed:
+            text += "\n" + "\n".join(line.text for line in removed)
         ctx._units[key] = text
     return any(n in text for n in needles)
 

@@ -115,3 +115,17 @@ def test_mutant_as_change_deletes_blanked_lines_and_maps_lines_back():
     assert len(text.split("\n")) == len(original.split(b"\n")) - 1
     n = text.split("\n").index("\t\treturn fallback;") + 1
     assert origin[n - 1] == 16  # line 16 of the original
+
+
+def test_a_deferred_free_made_immediate_in_a_file_that_mentions_rcu_nowhere_else():
+    # procfs's sb info, read by the RCU path walk in fs/: its kfree_rcu() is the file's only RCU word,
+    # and a patch that makes it kfree() leaves none in the post-image (the rule's `requires` reads
+    # the deleted lines too)
+    before = ("static void proc_kill_sb(struct super_block *sb)\n{\n\tstruct proc_fs_info *fs_info = proc_sb_info(sb);\n\n"
+              "\tkill_anon_super(sb);\n\tput_pid_ns(fs_info->pid_ns);\n\tkfree_rcu(fs_info, rcu);\n}\n")
+    after = before.replace("kfree_rcu(fs_info, rcu);", "kfree(fs_info);")
+    assert "rcu" not in after.replace("kfree(", "")
+    patch, found = _review(before, after, ["RCU011"])
+    assert [(f.rule, f.line) for f in found] == [("RCU011", 7)]
+    assert "kfree_rcu() of fs_info into kfree()" in found[0].message
+    assert found[0].quoted == ("+\tkfree(fs_info);",)  # a replaced line quotes as the patch adds it

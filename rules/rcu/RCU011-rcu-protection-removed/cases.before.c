@@ -186,3 +186,50 @@ void baz_destroy(struct baz *z)
 	cleanup_srcu_struct(&z->srcu);
 	kfree(z);
 }
+
+/* An sb info the RCU path walk reads, its deferred free made immediate (no unpublish here). */
+struct qux_sb_info {
+	struct rcu_head rcu;
+	char *prefix;
+};
+
+static void qux_kill_sb(struct super_block *sb)
+{
+	struct qux_sb_info *sbi = sb->s_fs_info;
+
+	kill_block_super(sb);
+	kfree(sbi->prefix);
+	/* ruleid: RCU011 */
+	kfree_rcu(sbi, rcu);
+}
+
+/* A call_rcu() at the end whose callback freed the server, undone into a kfree() further up. */
+struct qux_server {
+	struct rcu_head rcu;
+	void *stats;
+};
+
+static void qux_delayed_free(struct rcu_head *p)
+{
+	struct qux_server *server = container_of(p, struct qux_server, rcu);
+
+	free_stats(server->stats);
+	kfree(server);
+}
+
+void qux_free_server(struct qux_server *server)
+{
+	put_cred(server->cred);
+	/* ruleid: RCU011 */
+	release_timer();
+	call_rcu(&server->rcu, qux_delayed_free);
+}
+
+/* A deferred free made immediate after the grace period the function already waits for. */
+void qux_free_synced(struct qux_server *server)
+{
+	unregister_server(server);
+	synchronize_rcu();
+	/* ok: RCU011 */
+	kfree_rcu(server, rcu);
+}

@@ -176,9 +176,60 @@ void baz_stop(struct baz *z)
 	synchronize_srcu(&z->events_srcu);
 }
 
-void baz_destroy(struct baz *z)
+void baz_release(struct baz *z)
 {
 	cleanup_srcu_struct(&z->events_srcu);
+}
+
+void baz_destroy(struct baz *z)
+{
 	/* ruleid: RCU011 */
 	kfree(z);
+}
+
+/* An sb info the RCU path walk reads, its deferred free made immediate (no unpublish here). */
+struct qux_sb_info {
+	struct rcu_head rcu;
+	char *prefix;
+};
+
+static void qux_kill_sb(struct super_block *sb)
+{
+	struct qux_sb_info *sbi = sb->s_fs_info;
+
+	kill_block_super(sb);
+	kfree(sbi->prefix);
+	/* ruleid: RCU011 */
+	kfree(sbi);
+}
+
+/* A call_rcu() at the end whose callback freed the server, undone into a kfree() further up. */
+struct qux_server {
+	struct rcu_head rcu;
+	void *stats;
+};
+
+static void qux_delayed_free(struct rcu_head *p)
+{
+	struct qux_server *server = container_of(p, struct qux_server, rcu);
+
+	free_stats(server->stats);
+	kfree(server);
+}
+
+void qux_free_server(struct qux_server *server)
+{
+	put_cred(server->cred);
+	/* ruleid: RCU011 */
+	kfree(server);
+	release_timer();
+}
+
+/* A deferred free made immediate after the grace period the function already waits for. */
+void qux_free_synced(struct qux_server *server)
+{
+	unregister_server(server);
+	synchronize_rcu();
+	/* ok: RCU011 */
+	kfree(server);
 }

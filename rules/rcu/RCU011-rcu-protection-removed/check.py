@@ -362,22 +362,28 @@ def _deferral_removed(change: Change, fn, point: int, calls):
     if not deferred:
         return
     name = fn.name
-    for free, var in change.frees(name, point, min(point + 3, fn.body_lines[1])):
+    # the direct free the patch adds in its place, anywhere in the function (a call_rcu() at the end
+    # may become a kfree() where the object's other fields are freed)
+    for free, var in change.frees(name, fn.body_lines[0], fn.body_lines[1]):
         if var not in deferred or free.lines[0] not in change.cf.added_lines:
             continue
         if change.waits_between(name, fn.body_lines[0], free.lines[0]):
             continue  # a grace period before the free in this function
         unpublished = list(change.unpublishes_of(name, var, free.lines[0]))
-        struct = change.idx.types.struct_of(name, var)
-        if not unpublished and (not struct or struct not in change.idx.rcu_retired_types):
-            continue  # nothing shows readers could reach it: a private object's free
-        why = (f"it was unpublished by {unpublished[-1].name}() on line {unpublished[-1].lines[0]}" if unpublished
-               else f"this file still retires {struct} objects through RCU")
-        message = (f"This turns {deferred[var]}() of {var} into {free.name}(), with no grace period before it in "
-                   f"{name}(): {why}, so a reader that found it under rcu_read_lock() can still be using it "
-                   f"when it is freed. Should the free stay deferred?")
-        yield _hit(point, free.lines[0], message, (f"{point}: {deferred[var]}({var}) deleted",
-                                                   f"{free.lines[0]}: {free.text} at once"))
+        # The deferral itself says readers may hold the object (the author paid for a grace period);
+        # an unpublish just before makes it plain.
+        why = (f"it was unpublished by {unpublished[-1].name}() on line {unpublished[-1].lines[0]}, and "
+               if unpublished else "")
+        message = (f"This turns {deferred[var]}() of {var} into {free.name}() on line {free.lines[0]}, with no "
+                   f"grace period before it in {name}(): {why}a reader that found {var} under rcu_read_lock() "
+                   f"can still be using it when it is freed (the deferral was there for such readers). Should "
+                   f"the free stay deferred, or what makes the grace period unnecessary now?")
+        trace = (f"{point}: {deferred[var]}({var}) deleted", f"{free.lines[0]}: {free.text} at once")
+        if free.lines[0] < point:  # the free the patch adds above: the finding stands on it
+            yield Hit(line=free.lines[0], end_line=free.lines[0], related=(point,), message=message,
+                      trace=trace, args={"what": message})
+        else:
+            yield _hit(point, free.lines[0], message, trace)
         return
 
 
