@@ -12,8 +12,8 @@ only at what the patch removes (`ChangedFile.removals()`) and at the post-image 
 * grace period removed: a `synchronize_*()` among the deleted lines, with an unpublish before it and
   a free of the same object after it that both stay, and no other wait or deferral between them;
 * deferral removed: `kfree_rcu(x)`/`call_rcu(&x->...)` deleted and `x` freed directly on a line the
-  patch adds, with no wait before it in the function, when `x` was unpublished before the free (or
-  the file still retires its type through RCU);
+  patch adds in that function, with no wait before it there (the deferral is the evidence of
+  readers: an sb info's are the VFS path walk, in another file);
 * unlock moved up: an unlock deleted and the same unlock added above it, with a use of a pointer
   loaded in the section between the two, and no reference taken on it first;
 * cleanup removed: `cleanup_srcu_struct(&d)` deleted where the file still calls init_srcu_struct()
