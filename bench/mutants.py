@@ -57,7 +57,7 @@ CLASS_RULES: dict[str, set[str]] = {
     "kfree_rcu-to-kfree": {"RCU001", "SRCU005", "RCU011"},
     "unlock-above-use": {"RCU002", "RCU011"},
     "drop-unlock-on-error-path": {"SRCU001", "RCU003"},
-    "drop-cleanup-srcu": {"SRCU004", "RCU011"},
+    "drop-cleanup-srcu": {"SRCU004", "SRCU007", "RCU011"},
     "walk-outside-lock": {"RCU004", "SRCU003", "RCU011"},
 }
 CLASSES = tuple(CLASS_RULES)
