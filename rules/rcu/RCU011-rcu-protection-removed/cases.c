@@ -233,3 +233,35 @@ void qux_free_synced(struct qux_server *server)
 	/* ok: RCU011 */
 	kfree(server);
 }
+
+/* A file system's sb info through its accessor: call_rcu() made kfree(sb->s_fs_info). */
+struct zed_sb_info {
+	struct rcu_head rcu;
+	void *table;
+};
+
+static void zed_delayed_free(struct rcu_head *p)
+{
+	kfree(container_of(p, struct zed_sb_info, rcu));
+}
+
+static void zed_put_super(struct super_block *sb)
+{
+	struct zed_sb_info *sbi = ZED_SB(sb);
+
+	kfree(sbi->table);
+	/* ruleid: RCU011 */
+	kfree(sb->s_fs_info);
+	sb->s_fs_info = NULL;
+}
+
+/* The same undo after the grace period the function waits for. */
+static void zed_kill_sb(struct super_block *sb)
+{
+	struct zed_sb_info *sbi = ZED_SB(sb);
+
+	kill_anon_super(sb);
+	synchronize_rcu();
+	/* ok: RCU011 */
+	kfree(sb->s_fs_info);
+}

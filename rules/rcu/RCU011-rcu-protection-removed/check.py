@@ -175,6 +175,23 @@ class Change:
                     if i < len(c.args):
                         yield c, base_of(c.args[i])
 
+    def sb_info_alias(self, function: str, free, names) -> str | None:
+        """The local among `names` that holds what `free` frees through a super block: `sbi` set from
+        `FOO_SB(sb)` (or `sb->s_fs_info`) when the free is `kfree(sb->s_fs_info)`, the file-system
+        idiom of an sb info and its accessor."""
+        arg = squash(free.args[0]) if free.args else ""
+        m = re.fullmatch(r"\(?(\w+)\)?->s_fs_info", arg)
+        if not m:
+            return None
+        sb = m.group(1)
+        for a in self.facts.assignments:
+            if a.function != function or squash(a.target).split(" ")[-1].lstrip("*") not in names:
+                continue
+            value = squash(a.value)
+            if value == arg or re.fullmatch(rf"\w*_(?:SB|sb|info)\(\(?{re.escape(sb)}\)?\)", value):
+                return squash(a.target).split(" ")[-1].lstrip("*")
+        return None
+
     def unpublishes_of(self, function: str, var: str, before: int):
         """The calls in function before line `before` that unpublish var's object."""
         assigned = {a.lines[0]: a for a in self.facts.assignments if a.function == function}
@@ -365,7 +382,10 @@ def _deferral_removed(change: Change, fn, point: int, calls):
     # the direct free the patch adds in its place, anywhere in the function (a call_rcu() at the end
     # may become a kfree() where the object's other fields are freed)
     for free, var in change.frees(name, fn.body_lines[0], fn.body_lines[1]):
-        if var not in deferred or free.lines[0] not in change.cf.added_lines:
+        if free.lines[0] not in change.cf.added_lines:
+            continue
+        var = var if var in deferred else change.sb_info_alias(name, free, deferred)
+        if var not in deferred:
             continue
         if change.waits_between(name, fn.body_lines[0], free.lines[0]):
             continue  # a grace period before the free in this function
