@@ -25,6 +25,7 @@ A new file deletes nothing, so on a new-file patch (a swept tree) the rule is si
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from reviewbot.engine import Hit
 from reviewbot.facts import locks, rcu
@@ -218,6 +219,7 @@ class Change:
                 open_.setdefault(_flavour(c.name), []).append(c)
             elif c.name in UNLOCKS and open_.get(_flavour(c.name)):
                 yield open_[_flavour(c.name)][-1], c
+                # a lone lock stays open: each of its unlocks (the error paths' too) pairs with it
                 if len(open_[_flavour(c.name)]) > 1:
                     open_[_flavour(c.name)].pop()
 
@@ -236,21 +238,19 @@ class Change:
                     out.setdefault(a.target, (m.group(1), a.lines[0]))
         return out
 
-    @property
+    @cached_property
     def finders(self) -> set[str]:
         """Functions of the file that return a pointer they found under RCU (a walk's cursor, an
         rcu_dereference()'s result, a lookup's) without taking a reference: `ipmr_cache_find()`."""
-        if not hasattr(self, "_finders"):
-            found = set()
-            for site in self.idx.read_sites:
-                if site.var and any(r.function == site.function and r.value and
-                                    re.fullmatch(rf"\(?\s*{re.escape(site.var)}\s*\)?", r.value.strip())
-                                    for r in self.facts.returns):
-                    fn = self.facts.function(site.function)
-                    if fn is not None and fn.return_type.endswith("*"):
-                        found.add(site.function)
-            self._finders = found
-        return self._finders
+        found = set()
+        for site in self.idx.read_sites:
+            if site.var and any(r.function == site.function and r.value and
+                                re.fullmatch(rf"\(?\s*{re.escape(site.var)}\s*\)?", r.value.strip())
+                                for r in self.facts.returns):
+                fn = self.facts.function(site.function)
+                if fn is not None and fn.return_type.endswith("*"):
+                    found.add(site.function)
+        return found
 
     def waits_between(self, function: str, first: int, last: int) -> bool:
         return any(first < c.lines[0] < last and (c.name in WAITS or c.name in DEFERS)
