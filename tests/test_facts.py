@@ -328,36 +328,6 @@ def test_is_sleeper_agrees_with_the_regular_expression_it_replaced():
     assert differ == []
 
 
-def _call_sites_by_flow(idx):
-    """RcuIndex.call_sites as it was computed before its shortcut: every caller's paths walked."""
-    from reviewbot.facts.rcu import RCU_FLAVOURS, CallSite, lock_key
-
-    out = {}
-    wanted = idx.names
-    for caller in {c.function for c in idx.facts.calls if c.function and c.name in wanted}:
-        flow = idx.facts.flow(caller)
-        if flow is None:
-            continue
-        seen = set()
-        for path in flow.paths:
-            held = []
-            for e in path.events:
-                if e.lock is not None:
-                    key = lock_key(e.lock) if e.lock.kind in RCU_FLAVOURS else (
-                        "srcu:" + idx.slot(caller, e.lock.key) if e.lock.kind == "srcu" else lock_key(e.lock))
-                    if e.lock.action == "acquire":
-                        held.append(key)
-                    elif key in held:
-                        held.remove(key)
-                    continue
-                if e.kind == "call" and e.name in wanted:
-                    k = (e.name, e.lines, frozenset(held))
-                    if k not in seen:
-                        seen.add(k)
-                        out.setdefault(e.name, []).append(CallSite(caller, e.name, e.lines, frozenset(held)))
-    return out
-
-
 def test_call_sites_in_callers_that_take_no_lock_are_the_paths_answer():
     """A caller that takes no lock holds nothing at any of its calls: call_sites answers that without
     walking its paths (a quarter of a tree sweep's time) and gives what the walk gives, and also the
@@ -381,7 +351,8 @@ def test_call_sites_in_callers_that_take_no_lock_are_the_paths_answer():
         ctx = engine.FileContext(patch, patch.changed_files[0])
         idx = rcu.index(ctx)
         fast = {site for v in idx.call_sites.values() for site in v}
-        slow = {site for v in _call_sites_by_flow(idx).values() for site in v}
+        callers = {c.function for c in idx.facts.calls if c.function and c.name in idx.names}
+        slow = {site for caller in callers for site in idx.walked_call_sites(caller)}  # every caller walked
         assert slow <= fast, path
         # more only where the walk never reached the call: a caller with too many paths to walk
         # (net/core/dev.c: deliver_skb() in __netif_receive_skb_core()), or a call the path view

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from reviewbot.facts.types import MEMBER, VariableTypes, squash
+from reviewbot.facts.types import MEMBER, VariableTypes, member_key, squash
 
 # --- vocabulary ----------------------------------------------------------------------------------
 
@@ -225,6 +225,19 @@ class RcuIndex:
             if struct:
                 return f"{struct}::{m.group(3)}[]"
         return text
+
+    def srcu_domain(self, function: str | None, arg: str) -> tuple[str, str] | None:
+        """The srcu_struct an init/cleanup argument names: (struct type or "", member) for `&v->m`,
+        `v->m` (a pointer member) or `&v.m`; ("global", name) for `&name`; None otherwise."""
+        text = squash(arg)
+        ref = text if text.startswith("&") else "&" + text
+        m = MEMBER.match(ref)
+        if m:
+            key = member_key(self.types, function, ref)
+            return (key[0] if key else ""), m.group(3)
+        if re.fullmatch(r"&?\(?\w+\)?", text):
+            return "global", text.lstrip("&").strip("()")
+        return None
 
     def entry(self, function: str | None, expr: str) -> tuple[str, str, str] | None:
         """`&obj->node` -> (obj, list key `list:struct T::node`, member) for list add/del calls."""
@@ -512,26 +525,34 @@ class RcuIndex:
                         seen_lines.add((c.name, c.lines))
                         out.setdefault(c.name, []).append(CallSite(caller, c.name, c.lines, frozenset()))
                 continue
-            flow = self.facts.flow(caller)
-            if flow is None:
-                continue
-            seen: set[tuple] = set()
-            for path in flow.paths:
-                held: list[str] = []
-                for e in path.events:
-                    if e.lock is not None:
-                        key = lock_key(e.lock) if e.lock.kind in RCU_FLAVOURS else (
-                            "srcu:" + self.slot(caller, e.lock.key) if e.lock.kind == "srcu" else lock_key(e.lock))
-                        if e.lock.action == "acquire":
-                            held.append(key)
-                        elif key in held:
-                            held.remove(key)
-                        continue
-                    if e.kind == "call" and e.name in wanted:
-                        k = (e.name, e.lines, frozenset(held))
-                        if k not in seen:
-                            seen.add(k)
-                            out.setdefault(e.name, []).append(CallSite(caller, e.name, e.lines, frozenset(held)))
+            for site in self.walked_call_sites(caller):
+                out.setdefault(site.callee, []).append(site)
+        return out
+
+    def walked_call_sites(self, caller: str) -> list[CallSite]:
+        """The calls of file functions in `caller`, each with the locks held there, one per lock set
+        held along the caller's walked paths."""
+        flow = self.facts.flow(caller)
+        if flow is None:
+            return []
+        out: list[CallSite] = []
+        seen: set[tuple] = set()
+        for path in flow.paths:
+            held: list[str] = []
+            for e in path.events:
+                if e.lock is not None:
+                    key = lock_key(e.lock) if e.lock.kind in RCU_FLAVOURS else (
+                        "srcu:" + self.slot(caller, e.lock.key) if e.lock.kind == "srcu" else lock_key(e.lock))
+                    if e.lock.action == "acquire":
+                        held.append(key)
+                    elif key in held:
+                        held.remove(key)
+                    continue
+                if e.kind == "call" and e.name in self.names:
+                    k = (e.name, e.lines, frozenset(held))
+                    if k not in seen:
+                        seen.add(k)
+                        out.append(CallSite(caller, e.name, e.lines, frozenset(held)))
         return out
 
     def held_by_callers(self, function: str) -> frozenset[str]:

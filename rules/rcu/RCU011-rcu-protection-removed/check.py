@@ -99,7 +99,10 @@ def base_of(expr: str) -> str:
 
 
 def srcu_domain(expr: str) -> str:
-    """`&x->srcu` / `&d.srcu` -> "srcu"; `&my_srcu` -> "my_srcu": what an init and a cleanup share."""
+    """`&x->srcu` / `&d.srcu` -> "srcu"; `&my_srcu` -> "my_srcu": what an init and a cleanup share.
+    Looser than RcuIndex.srcu_domain() on purpose: an array element's domain
+    (`&vmd->irqs[i].srcu`) and one reached through a cursor (`*(sspp++)`) are matched by their last
+    name, which is all a deleted line and the file's init can be compared by."""
     text = squash(expr).lstrip("&").strip("()")
     return re.split(r"->|\.", text)[-1]
 

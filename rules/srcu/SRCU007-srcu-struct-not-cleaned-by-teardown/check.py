@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 from reviewbot.engine import Hit
+from reviewbot.facts import rcu
 from reviewbot.facts.types import squash
 
 INITS = {"init_srcu_struct"}
@@ -44,20 +45,6 @@ def partner_names(name: str):
                 yield down + name[len(up):]
             if f"_{up}_" in name:
                 yield name.replace(f"_{up}_", f"_{down}_", 1)
-
-
-def domain(ctx, function: str | None, arg: str) -> tuple[str, str] | None:
-    """(struct type or "", member) for `&v->m` / `v->m` / `&v.m`; ("global", name) for `&name`."""
-    from reviewbot.facts import rcu
-
-    text = squash(arg).lstrip("&").strip("()")
-    m = re.fullmatch(r"(\w+)(->|\.)(\w+)", text)
-    if m:
-        struct = rcu.index(ctx).types.struct_of(function, m.group(1), pointer=m.group(2) == "->") or ""
-        return struct, m.group(3)
-    if re.fullmatch(r"\w+", text):
-        return "global", text
-    return None
 
 
 def check(ctx):
@@ -90,7 +77,7 @@ def check(ctx):
         for fn in reach(teardown):
             for c in calls_in.get(fn, ()):
                 if c.name in CLEANUPS and c.args:
-                    other = domain(ctx, fn, c.args[0])
+                    other = rcu.index(ctx).srcu_domain(fn, c.args[0])
                     if other is not None and other[1] == key[1] and (not key[0] or not other[0] or other[0] == key[0]):
                         return True
         return False
@@ -100,8 +87,6 @@ def check(ctx):
         release/destroy (`kvm_arch_free_vm(kvm)`, `hci_dev_put(hdev)`), which may clean it up."""
         if key[0] == "global":
             return False
-        from reviewbot.facts import rcu
-
         types = rcu.index(ctx).types
         for fn in reach(teardown):
             for c in calls_in.get(fn, ()):
@@ -119,7 +104,7 @@ def check(ctx):
 
     reported = set()
     for init in inits:
-        key = domain(ctx, init.function, init.args[0])
+        key = rcu.index(ctx).srcu_domain(init.function, init.args[0])
         if key is None:
             continue
         teardowns = [n for n in dict.fromkeys(partner_names(init.function)) if n in names and n != init.function]
