@@ -320,7 +320,7 @@ def review_thread(job: tuple[int, list[bytes]]) -> list[Outcome]:
     if not any(_may_hold_patch(raw) for raw in raws):
         return [Outcome(index, "no-patches", error="no patch in the thread")]  # a discussion: no b4, no parse
     try:
-        msgs = [lore.parse_message(raw) for raw in raws]
+        msgs = [lore.parse_thread_message(raw) for raw in raws]
         first = next((m for m in (lore.clean_msgid(msg) for msg in msgs) if m), None)
         if first is None:
             return [Outcome(index, "no-patches", error="no message with a Message-ID")]

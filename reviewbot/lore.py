@@ -199,6 +199,56 @@ def parse_message(raw: bytes) -> EmailMessage:
     return email.parser.BytesParser(policy=_parse_policy()).parsebytes(raw)
 
 
+# The header lines threading reads of a reply (clean_msgid, is_reply, thread._parents, header_date),
+# each with its continuation lines; and a block of lines that are all feedparser header lines
+# (email.feedparser.headerRE, here for bytes), so the feedparser reads the same headers from it.
+# (A header block is 7.6 KB on average on a real list: the names are found in its lowered copy,
+# a literal "\n" first, which is four times faster than a case-free search by line.)
+_THREADING_HEADER = re.compile(rb"\n(?:message-id|subject|date|in-reply-to|references)[ \t]*:")
+_FOLDED_LINE = re.compile(rb"[^\n]*\n(?:[ \t][^\n]*\n)*")
+_HEADER_BLOCK = re.compile(rb"(?:(?:From |[\041-\071\073-\176]*:|[\t ])[^\n]*\n)*")
+
+
+def parse_thread_message(raw: bytes) -> EmailMessage:
+    """A message of a thread, parsed as far as thread.assemble needs it: a reply by its subject
+    (is_reply) gets only its threading headers parsed, and keeps its raw bytes for whole(), which
+    its author and body are read from when a finding's patch asks for them; any other message is
+    parse_message(raw).
+
+    Replies are most of a list, and a finding answers few of them: on a list replay the parse of
+    every reply's every header (Received, DKIM, the list's own) and the building of its fields were
+    a tenth of the time. The headers picked are the same lines, in the same order, that the whole
+    parse reads, so every threading header has the same value; a header block the feedparser could
+    read otherwise (a bare CR, a line that is no header line) is parsed whole."""
+    import email.parser
+
+    if b"\n+++ " in raw:
+        return parse_message(raw)  # a patch, most likely: parsed whole without a first look
+    end = raw.find(b"\n\n")
+    head = raw[:end + 1] if end >= 0 else raw if raw.endswith(b"\n") else raw + b"\n"
+    if b"\r" in head or not _HEADER_BLOCK.fullmatch(head):
+        return parse_message(raw)
+    head = b"\n" + head
+    picked = b"".join(_FOLDED_LINE.match(head, m.start() + 1).group() for m in _THREADING_HEADER.finditer(head.lower()))
+    msg = email.parser.BytesParser(policy=_parse_policy()).parsebytes(picked + b"\n")
+    if not is_reply(msg):
+        return parse_message(raw)
+    msg.__dict__["_reviewbot_raw"] = raw
+    return msg
+
+
+def whole(msg: EmailMessage) -> EmailMessage:
+    """The whole message of one that parse_thread_message parsed only in part (parsed once, kept);
+    any other message as it is."""
+    raw = msg.__dict__.get("_reviewbot_raw")
+    if raw is None:
+        return msg
+    full = msg.__dict__.get("_reviewbot_whole")
+    if full is None:
+        full = msg.__dict__["_reviewbot_whole"] = parse_message(raw)
+    return full
+
+
 def read_maildir(path: str) -> list[EmailMessage]:
     return list(_b4().get_msgs_from_mailbox_or_maildir(path))
 
@@ -365,7 +415,14 @@ def _trim_references(msg: EmailMessage) -> None:
     longer References keeps the root and the nearest MAX_REFERENCES - 1 ancestors. Thousands of
     copies of From/To/... (b4 parses every one) are cut to the first MAX_SAME_HEADER, and one longer
     than MAX_HEADER_LENGTH is dropped."""
+    counts: dict[str, int] = {}
+    for k, v in msg.raw_items():  # one pass finds the names that need a cut (almost never one)
+        name = k.lower()
+        if name in _LIMITED:
+            counts[name] = counts.get(name, 0) + (1 if len(v) <= MAX_HEADER_LENGTH else MAX_SAME_HEADER + 1)
     for name in _LIMITED:
+        if counts.get(name, 0) <= MAX_SAME_HEADER:
+            continue
         items = [(k, v) for k, v in msg.raw_items() if k.lower() == name]
         if len(items) > MAX_SAME_HEADER or any(len(v) > MAX_HEADER_LENGTH for _, v in items):
             kept = [(k, v) for k, v in items if len(v) <= MAX_HEADER_LENGTH][:MAX_SAME_HEADER]

@@ -18,15 +18,50 @@ from reviewbot.diff import ChangedFile, parse_changed_files
 from reviewbot.errors import InputError
 
 
-@dataclass(frozen=True)
 class Reply:
-    msgid: str
-    subject: str
-    author_name: str
-    author_email: str
-    date: str
-    in_reply_to: str | None
-    body: str
+    """A reply in the thread: an immutable value like Patch.
+
+    Its subject, author and body may instead be given as `read`, a function that returns them
+    (subject, author name, author address, body), called once when one of them is first asked for:
+    a list's replay attaches thousands of replies, and only those on a patch with a finding are
+    read (dedupe, the drafts). The date and In-Reply-To, which order and place it, are given."""
+
+    __slots__ = ("msgid", "date", "in_reply_to", "_text", "_read")
+
+    def __init__(self, msgid: str, subject: str = "", author_name: str = "", author_email: str = "",
+                 date: str = "", in_reply_to: str | None = None, body: str = "", *, read=None):
+        set_ = object.__setattr__
+        set_(self, "msgid", msgid)
+        set_(self, "date", date)
+        set_(self, "in_reply_to", in_reply_to)
+        set_(self, "_text", None if read else (subject, author_name, author_email, body))
+        set_(self, "_read", read)
+
+    def _fields(self) -> tuple[str, str, str, str]:
+        if self._text is None:
+            subject, name, address, body = self._read()
+            object.__setattr__(self, "_text", (subject, name or "", address or "", body or ""))
+        return self._text
+
+    subject = property(lambda self: self._fields()[0])
+    author_name = property(lambda self: self._fields()[1])
+    author_email = property(lambda self: self._fields()[2])
+    body = property(lambda self: self._fields()[3])
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Reply is immutable: cannot set {name}")
+
+    def _key(self) -> tuple:
+        return (self.msgid, *self._fields()[:3], self.date, self.in_reply_to, self._fields()[3])
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Reply) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Reply(msgid={self.msgid!r}, date={self.date!r}, in_reply_to={self.in_reply_to!r})"
 
 
 @dataclass(frozen=True)
@@ -114,7 +149,8 @@ class ThreadView:
     def _reply(self, mid: str, msg: EmailMessage) -> Reply | None:
         if mid not in self._replies:
             if mid in self.subject_replies:
-                self._replies[mid] = _reply_of(msg, mid, *lore.reply_fields(msg))
+                # read from the whole mail (lore.whole) only when a finding's patch asks
+                self._replies[mid] = _reply_of(msg, mid, read=lambda msg=msg: lore.reply_fields(lore.whole(msg)))
             else:
                 lmsg = self.mailbox.msgid_map.get(mid)
                 if lmsg is None or not lmsg.reply:
@@ -289,7 +325,8 @@ def _reply(msg: EmailMessage, mid: str, lmsg) -> Reply:
     return _reply_of(msg, mid, lmsg.full_subject, lmsg.fromname or "", lmsg.fromemail or "", lmsg.body or "")
 
 
-def _reply_of(msg: EmailMessage, mid: str, subject: str, name: str, addr: str, body: str) -> Reply:
+def _reply_of(msg: EmailMessage, mid: str, subject: str = "", name: str = "", addr: str = "", body: str = "",
+              read=None) -> Reply:
     irt = _msgids(lore.header_text(msg, "In-Reply-To") or "")
     return Reply(
         msgid=mid,
@@ -299,6 +336,7 @@ def _reply_of(msg: EmailMessage, mid: str, subject: str, name: str, addr: str, b
         date=lore.header_date(msg),
         in_reply_to=irt[0] if irt else None,
         body=body or "",
+        read=read,
     )
 
 

@@ -151,3 +151,52 @@ def test_dates_read_as_the_registry_reads_them():
         msgs += _all_messages(gzip.decompress(LIST.read_bytes()))
     for msg in msgs:
         assert lore.header_date(msg) == str(msg.get("Date", ""))
+
+
+# A reply parsed in part (parse_thread_message) reads as the whole parse reads: its threading
+# headers at once, its author and body through whole().
+PARTIAL_EDGES = [
+    b"Subject: Re: [PATCH] x\nMessage-ID: <r@x>\nIn-Reply-To: <p@x>\nReferences: <c@x>\n <p@x>\n"
+    b"Date: Mon, 18 Aug 2025 10:01:36 -0700\nFrom: A B <a@b>\nX-Long: y\n\nbody\n",
+    b"subject:   RE: lower case, folded\n\tsubject\nmessage-id:<r2@x>\nFrom: a@b\n\nbody\n",
+    b"Subject: =?utf-8?q?Re=3A_caf=C3=A9?=\nMessage-ID: <r3@x>\nFrom: =?utf-8?q?Caf=C3=A9?= <c@x>\n\nbody\n",
+    b"Subject: Re: two\nSubject: Re: copies\nMessage-ID: <r4@x>\nMessage-ID: <r5@x>\n\n",
+    b"Subject : Re: a space before the colon\nMessage-ID: <r6@x>\n\nbody\n",  # "Subject " is no Subject: whole
+    b"Subject: Re: no body, no blank line\nMessage-ID: <r7@x>",
+    b"Subject: Re: crlf\r\nMessage-ID: <r8@x>\r\n\r\nbody\r\n",  # parsed whole
+    b"Subject: Re: a line that is no header\nnot a header line\nMessage-ID: <r9@x>\n\nbody\n",  # whole
+    b"Subject: [PATCH] not a reply\nMessage-ID: <p@x>\n\n---\n+++ b/x.c\n",  # whole
+    b"Subject: Re: [PATCH] a reply that carries a diff\nMessage-ID: <r10@x>\n\n--- a/x\n+++ b/x\n",
+    b"Subject: Re: x\nMessage-ID: <r11@x>\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+    b"Content-Type: text/plain\n\nquoted body\n--b--\n",
+]
+
+
+def _partial_reads_as_whole(raws) -> tuple[int, int]:
+    partial = 0
+    for raw in raws:
+        msg, full = lore.parse_thread_message(raw), lore.parse_message(raw)
+        assert lore.clean_msgid(msg) == lore.clean_msgid(full)
+        assert lore.is_reply(msg) == lore.is_reply(full)
+        for name in ("Subject", "In-Reply-To", "References"):
+            assert lore.header_text(msg, name) == lore.header_text(full, name)
+        assert lore.header_date(msg) == lore.header_date(full)
+        if lore.whole(msg) is not msg:
+            partial += 1
+            assert lore.is_reply(full)
+            assert lore.whole(msg) is lore.whole(msg)  # parsed once
+            assert lore.reply_fields(lore.whole(msg)) == lore.reply_fields(full)
+    return len(raws), partial
+
+
+def test_a_reply_parsed_in_part_reads_as_the_whole_parse():
+    assert _partial_reads_as_whole(PARTIAL_EDGES) == (len(PARTIAL_EDGES), 6)
+    mboxes = sorted(ROOT.glob("fixtures/**/*.mbox")) + sorted(ROOT.glob("tests/**/*.mbox"))
+    n, partial = _partial_reads_as_whole([r for p in mboxes for r in lore.split_mbox_raw(p.read_bytes())])
+    assert partial > 50 and n > partial
+
+
+@pytest.mark.skipif(not LIST.is_file(), reason="the shared corpus is not beside this checkout")
+def test_replies_of_a_real_list_parsed_in_part_read_as_the_whole_parse():
+    n, partial = _partial_reads_as_whole(lore.split_mbox_raw(gzip.decompress(LIST.read_bytes())))
+    assert n == 3000 and partial > 1500

@@ -75,3 +75,20 @@ def test_file_patch_reviews_a_whole_file_as_added():
     p = thread.file_patch("mm/x.c", "int a;\nint b;\n")
     (cf,) = p.changed_files
     assert cf.path == "mm/x.c" and cf.added_lines == {1, 2} and p.commit_message == "Add mm/x.c.\n"
+
+
+def test_replies_parsed_in_part_are_the_same_replies_and_read_only_when_asked():
+    raws = lore.split_mbox_raw(V1_MBOX.read_bytes())
+    partial = [lore.parse_thread_message(raw) for raw in raws]
+    lazy = thread.assemble(partial, PATCH_01)
+    # assembling reads no reply whole: their authors and bodies wait for a finding's patch
+    assert not any("_reviewbot_whole" in m.__dict__ for m in partial)
+    assert sum("_reviewbot_raw" in m.__dict__ for m in partial) >= 60
+    whole = thread.assemble([lore.parse_message(raw) for raw in raws], PATCH_01)
+    pairs = [(a, b) for pa, pb in zip((*lazy.patches, lazy.cover), (*whole.patches, whole.cover))
+             for a, b in zip(pa.replies, pb.replies, strict=True)]
+    assert len(pairs) >= 60
+    for a, b in pairs:
+        assert (a.msgid, a.subject, a.author_name, a.author_email, a.date, a.in_reply_to, a.body) == \
+               (b.msgid, b.subject, b.author_name, b.author_email, b.date, b.in_reply_to, b.body)
+    assert lazy == whole
