@@ -104,9 +104,11 @@ _STATEMENT_HEAD = re.compile(r"^(?:\}\s*)?(?:else\s+)?(?:if|while|return|switch)
 _OPERATOR = re.compile(r"&&|\|\||->|==|!=|<=|>=|\w\(|\w\.\w")
 
 
+@functools.lru_cache(maxsize=4096)
 def expression(line: str) -> str | None:
     """The expression a quoted code line states, or None when it states none worth matching on
-    (short, or a bare name or number that many lines share)."""
+    (short, or a bare name or number that many lines share). (Cached: each quoted line of a reply
+    is asked about once per finding of its patch.)"""
     text = normalise(line)[1:].strip()
     text = _STATEMENT_HEAD.sub("", text)
     text = text.rstrip("{; ").strip()
@@ -122,9 +124,19 @@ def raised_by(finding: Finding, reply: Reply, related: Iterable[str] = ()) -> bo
     """Whether `reply` commented right under the finding's lines (quoted as the last lines of a
     block), under one of its `related` lines, or under a line that states the same expression as
     one of the finding's lines (the same check written at another line)."""
-    wanted = _meaningful(finding.quoted)
-    others = [n for n in _meaningful(related)]
-    expressions = {e for e in map(expression, [*finding.quoted, *related]) if e}
+    return _raised(_asked(finding.quoted, tuple(related)), reply)
+
+
+def _asked(quoted: Iterable[str], related: tuple[str, ...]) -> tuple[list[str], list[str], set[str]]:
+    """What a reply is matched on for a finding: its lines, its related lines, their expressions."""
+    wanted = _meaningful(quoted)
+    others = _meaningful(related)
+    expressions = {e for e in map(expression, [*quoted, *related]) if e}
+    return wanted, others, expressions
+
+
+def _raised(asked: tuple[list[str], list[str], set[str]], reply: Reply) -> bool:
+    wanted, others, expressions = asked
     if not wanted and not others:
         return False
     for block in commented_quotes(reply.body):
@@ -136,11 +148,17 @@ def raised_by(finding: Finding, reply: Reply, related: Iterable[str] = ()) -> bo
 
 
 def _reply_key(reply: Reply) -> tuple:
+    return (_stamp(reply.date), reply.msgid)
+
+
+@functools.lru_cache(maxsize=1024)
+def _stamp(date: str) -> float:
+    """A Date header as a timestamp; unreadable ones last. (Cached: a patch's replies are sorted
+    once for each of its findings.)"""
     try:
-        stamp = email.utils.parsedate_to_datetime(reply.date).timestamp()
+        return email.utils.parsedate_to_datetime(date).timestamp()
     except (TypeError, ValueError, IndexError):
-        stamp = float("inf")
-    return (stamp, reply.msgid)
+        return float("inf")
 
 
 def related_lines(finding: Finding, patch: Patch) -> list[str]:
@@ -152,9 +170,9 @@ def related_lines(finding: Finding, patch: Patch) -> list[str]:
 
 
 def first_reply(finding: Finding, patch: Patch) -> Reply | None:
-    related = related_lines(finding, patch)
+    asked = _asked(finding.quoted, tuple(related_lines(finding, patch)))
     for reply in sorted(patch.replies, key=_reply_key):
-        if raised_by(finding, reply, related):
+        if _raised(asked, reply):
             return reply
     return None
 

@@ -143,7 +143,9 @@ def _clean(msgid: str) -> str:
 
 
 def read_messages(path: str) -> list[EmailMessage]:
-    """Every message in a local mbox file (mboxrd or mboxo, also gzipped) or maildir.
+    """Every message in a local mbox file (mboxrd or mboxo, also gzipped) or maildir, for
+    thread.assemble: a reply from an mbox is parsed only as far as threading needs it, and read
+    whole through lore.whole() when a finding's patch asks for it.
 
     InputError when the path is missing or unreadable, a directory that is not a maildir, a file
     that is not an mbox, or a mailbox with no messages.
@@ -182,7 +184,7 @@ def read_messages(path: str) -> list[EmailMessage]:
     count = count_messages(data)
     if count > MAX_THREAD_MESSAGES:
         raise InputError(f"{path}: {count} messages, more than the {MAX_THREAD_MESSAGES} reviewbot reads in one thread")
-    msgs = _split(lore.split_mbox, data, InputError, str(path))
+    msgs = _split(lore.split_thread_mbox, data, InputError, str(path))  # for thread.assemble: replies in part
     if not any(m.keys() for m in msgs):
         raise InputError(f"{path}: the mbox holds no messages")
     return msgs

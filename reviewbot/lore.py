@@ -136,6 +136,12 @@ def split_mbox(data: bytes) -> list[EmailMessage]:
     return [parse_message(raw) for raw in split_mbox_raw(data)]
 
 
+def split_thread_mbox(data: bytes) -> list[EmailMessage]:
+    """split_mbox for thread.assemble: each reply parsed only as far as threading needs it
+    (parse_thread_message)."""
+    return [parse_thread_message(raw) for raw in split_mbox_raw(data)]
+
+
 def split_mbox_raw(data: bytes) -> list[bytes]:
     """Split mbox bytes into each message's raw bytes (the mboxrd ">From " escape undone), unparsed.
 
@@ -855,9 +861,10 @@ def strict_thread(msgs: list[EmailMessage], msgid: str) -> list[EmailMessage] | 
 
     if not any(clean_msgid(m) == msgid for m in msgs):
         return None
-    # b4 builds a LoreMessage (trailer scan included) of every message: leave out those it cannot
-    # read in bounded time; assemble() then names the patch when it is one of them.
-    safe = [m for m in msgs if clean_msgid(m) == msgid or b4_safe(m)]
+    # b4 builds a LoreMessage (trailer scan included) of a message that is not a reply: leave out
+    # those it cannot read in bounded time; assemble() then names the patch when it is one of them.
+    # (A reply by its subject is never one; it may be parsed only in part, parse_thread_message.)
+    safe = [m for m in msgs if clean_msgid(m) == msgid or is_reply(m) or b4_safe(m)]
     return b4.get_strict_thread(safe, msgid)
 
 
