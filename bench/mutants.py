@@ -3,7 +3,14 @@
 how many the rules find.
 
     python bench/mutants.py [--kernel DIR] [--files LIST] [--max-per-class N] [--seed S]
-                            [--jobs N] [--rules IDS] [--models] [--list FILE]
+                            [--jobs N] [--rules IDS] [--as-new-file [--models]] [--list FILE]
+
+Each mutant is reviewed as the patch that makes it from the tree's 6.1 file (a deleted statement is
+a deleted line, a moved one a -/+ pair, the tree gives the rules the whole post-image): that is how
+such a bug reaches a maintainer, and what reviewbot reviews. `--as-new-file` reviews the mutated
+file instead as a patch that adds it whole, which hides every deletion (no rule can tell a deleted
+read-side section from a function whose callers hold the lock); the issue's target (>= 90% found)
+is for the patches, and the new-file figure is printed for comparison in bench/real-world.md.
 
 Six mutation classes, each written for the kernel idiom (not for particular files):
 
@@ -51,7 +58,7 @@ DEFAULT_KERNEL = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) 
 DEFAULT_FILES = Path("/work/data/rcufiles.txt")
 
 # Which rules are meant to catch each class. Edited as rules land.
-# RCU011 reads what a patch deletes: it can speak only with --as-patch (a new file deletes nothing).
+# RCU011 reads what a patch deletes: it is silent with --as-new-file (a new file deletes nothing).
 CLASS_RULES: dict[str, set[str]] = {
     "delete-synchronize": {"RCU001", "SRCU005", "RCU011"},
     "kfree_rcu-to-kfree": {"RCU001", "SRCU005", "RCU011"},
@@ -857,9 +864,11 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--rules", help="only these rules (ids, names or packs); default every rule")
     ap.add_argument("--models", action="store_true", help="also run the reference models")
-    ap.add_argument("--as-patch", action="store_true",
-                    help="review each mutant as the patch that makes it from the tree's file (what a maintainer "
-                         "sees: the deleted lines too), not as a new file")
+    ap.add_argument("--as-new-file", dest="as_patch", action="store_false",
+                    help="review each mutated file as a new file that adds it whole, not as the patch that makes "
+                         "the mutant from the tree's file (the default: what a maintainer sees, deleted lines too)")
+    ap.add_argument("--as-patch", dest="as_patch", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old command lines
+    ap.set_defaults(as_patch=True)
     ap.add_argument("--list", type=Path, help="write every mutant and its outcome here")
     ap.add_argument("--sites", type=Path, help="write every candidate site of every class here")
     ap.add_argument("--flavor", choices=("rcu", "srcu"), help="only mutants of this flavor (e.g. srcu: every "
@@ -869,12 +878,13 @@ def main() -> int:
         print(f"no kernel tree at {args.kernel}", file=sys.stderr)
         return 2
     if args.as_patch and args.models:
-        print("--as-patch reviews with the rules only; drop --models", file=sys.stderr)
+        print("a mutant reviewed as a patch is reviewed with the rules only: --models needs --as-new-file",
+              file=sys.stderr)
         return 2
     rels = [line.strip() for line in args.files.read_text().splitlines() if line.strip()]
     start = time.perf_counter()
-    print("each mutant reviewed as " + ("the patch that makes it from the tree's file (--as-patch)" if args.as_patch
-                                        else "a new file"))
+    print("each mutant reviewed as " + ("the patch that makes it from the tree's file" if args.as_patch
+                                        else "a new file (--as-new-file)"))
 
     # 1. every candidate site of every class in the file set
     candidates: dict[str, list[Mutant]] = defaultdict(list)
@@ -979,6 +989,14 @@ def main() -> int:
     for rel, name, hits in noisy:
         for f in hits:
             print(f"  false positive: {rel}:{f[1]} {f[0]} in {name}(): {f[3][:120]}")
+    done = [outcomes[m] for m in total if m in outcomes]
+    share = sum(o["found"] for o in done) / len(done) if done else 0.0
+    silent = len(functions) - len(noisy)
+    if args.as_patch:
+        met = share >= 0.9 and len(total) >= 300 and len(by_file) >= 30 and not noisy and len(done) == len(total)
+        print(f"target (>= 300 mutants over >= 30 files, >= 90% found, unmutated silent): "
+              f"{len(total)} mutants, {len(by_file)} files, {100 * share:.1f}% found, {silent} of {len(functions)} "
+              f"silent: {'met' if met else 'NOT MET'}")
     print(f"\n{seconds:.1f} s with {args.jobs} processes (scan {scan_seconds:.1f} s)")
 
     if args.list:
