@@ -92,3 +92,24 @@ def test_replies_parsed_in_part_are_the_same_replies_and_read_only_when_asked():
         assert (a.msgid, a.subject, a.author_name, a.author_email, a.date, a.in_reply_to, a.body) == \
                (b.msgid, b.subject, b.author_name, b.author_email, b.date, b.in_reply_to, b.body)
     assert lazy == whole
+
+
+def test_a_reply_with_an_overlong_line_stays_in_the_thread_and_is_read_only_when_asked(tmp_path):
+    # b4 never builds a LoreMessage of a reply, so a reply b4 could not scan in bounded time (a line
+    # far past the 998 of a mail line) is threading like any other; its body is read when asked.
+    import time
+
+    from reviewbot import fetch
+
+    hostile = (b"From mboxrd@z Thu Jan  1 00:00:00 1970\nFrom: X <x@example.com>\n"
+               b"Subject: Re: [PATCH v1 01/14] mm: introduce bpf struct ops for OOM handling\n"
+               b"Date: Tue, 19 Aug 2025 10:00:00 +0000\nMessage-ID: <hostile@example.com>\n"
+               b"In-Reply-To: <" + PATCH_01.encode() + b">\n\n"
+               + b"Signed-off-by: " + b"a" * 20000 + b"\n")
+    path = tmp_path / "thread.mbox"
+    path.write_bytes(V1_MBOX.read_bytes().rstrip(b"\n") + b"\n\n" + hostile)
+    start = time.monotonic()
+    s = thread.assemble(fetch.fetch_thread(PATCH_01, fetch.Source(mbox=str(path))), PATCH_01)
+    reply = next(r for r in s.patches[0].replies if r.msgid == "hostile@example.com")
+    assert reply.author_email == "x@example.com" and len(reply.body) > 20000
+    assert time.monotonic() - start < 5
