@@ -152,7 +152,7 @@ def _releasers(idx, family: Family, function: str) -> dict[str, str | None]:
                 out[c.name] = "rcu_read_lock"
             elif s.may_release and "rcu" not in s.leaves_held:
                 out[c.name] = None
-        elif c.name not in family.unlocks and rcu.MAY_RELEASE.search(c.name) and not rcu._lock_primitive(c.name):
+        elif c.name not in family.unlocks and rcu.MAY_RELEASE.search(c.name) and not rcu._lock_primitive(c.name, c.args):
             out[c.name] = None
     return out
 

@@ -392,7 +392,7 @@ class RcuIndex:
                    for c in calls):
                 self._lock_effects(name, s)
             s.may_release = "rcu" in s.releases_unheld or any(
-                c.name not in out and MAY_RELEASE.search(c.name) and not _lock_primitive(c.name) for c in calls)
+                c.name not in out and MAY_RELEASE.search(c.name) and not _lock_primitive(c.name, c.args) for c in calls)
         self._propagate(out)
         return out
 
@@ -645,11 +645,13 @@ def _takes_lock(name: str, args) -> bool:
 MAY_RELEASE = re.compile(r"unlock|_put\w*$|^put_|release|_end$|_exit$|_done$|_finish$")
 
 
-def _lock_primitive(name: str) -> bool:
-    """One of the lock calls facts.locks knows (spin_unlock, mutex_unlock, rcu_read_unlock, ...)."""
+def _lock_primitive(name: str, args: tuple[str, ...] = ("x",)) -> bool:
+    """One of the lock calls facts.locks knows, as called with `args` (spin_unlock(&l),
+    mutex_unlock(&m), rcu_read_unlock(); and a global lock's wrapper called with no argument,
+    rtnl_unlock() or cpus_read_unlock(), which ends no RCU section)."""
     from reviewbot.facts.locks import lock_op
 
-    return lock_op(name, ("x",)) is not None
+    return lock_op(name, args) is not None
 
 
 _PAIRS = (("enter", "exit"), ("start", "stop"), ("begin", "end"), ("lock", "unlock"), ("get", "put"),

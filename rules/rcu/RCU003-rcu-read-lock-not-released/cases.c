@@ -165,3 +165,27 @@ struct peer *peer_find_rcu(int id)
 	rcu_read_unlock();
 	return NULL;
 }
+
+/*
+ * A global lock's wrapper, called with no argument (cpus_read_unlock(), rtnl_unlock()), is a lock
+ * of its own: it ends no RCU section, so the goto that skips rcu_read_unlock() still leaks it.
+ */
+int peer_on_cpu(int cpu, int id)
+{
+	struct peer *p;
+	int ret = 0;
+
+	cpus_read_lock();
+	if (!cpu_online(cpu))
+		goto out;
+	rcu_read_lock();
+	p = list_first_or_null_rcu(&peers, struct peer, node);
+	if (!p || p->id != id)
+		/* ruleid: RCU003 */
+		goto out;
+	ret = p->state;
+	rcu_read_unlock();
+out:
+	cpus_read_unlock();
+	return ret;
+}
