@@ -237,6 +237,7 @@ def _walk(path, function, family, balanced, index_of, handed_over, shape, releas
     indexes: dict[str, tuple] = {}  # index variable -> (key, acquire event)
     depth = 0
     escapes: list[tuple] = []  # (position, event, depth) for break/continue/goto
+    assigned: list[tuple[int, str]] = []  # (position, variable) of each assignment on the path
     events = path.events
     for i, e in enumerate(events):
         if e.kind == "loop":
@@ -250,6 +251,9 @@ def _walk(path, function, family, balanced, index_of, handed_over, shape, releas
         if e.kind == "assign":
             before = events[i - 1] if i else None
             target = squash(e.name)
+            base = _BASE.match(target)
+            if base:
+                assigned.append((i, base.group(1)))
             if before is not None and before.kind == "call" and before.name in family.locks and before.lines[0] == e.lines[0]:
                 if re.fullmatch(r"\w+", target):
                     indexes[target] = (family.key(before.name, before.args), before)
@@ -268,7 +272,11 @@ def _walk(path, function, family, balanced, index_of, handed_over, shape, releas
                 match = next((h for h in reversed(held) if released is None or h["key"] == released), None)
                 if match is not None:
                     if released is None:
-                        match["handed"] = True  # may have been released for us: cannot tell
+                        # may have been released for us: cannot tell, unless the call is about
+                        # nothing the section gave (`rdma_put_gid_attr(attr)` of an attr taken
+                        # before rcu_read_lock() drops the attr, not this function's section)
+                        if _about_section(e, match["at"], assigned):
+                            match["handed"] = True
                     else:
                         held.remove(match)
                         closed[match["key"]] = (match["event"], e)
@@ -303,6 +311,17 @@ def _walk(path, function, family, balanced, index_of, handed_over, shape, releas
         if section["key"] in balanced and not section.get("handed"):
             yield _leak(section, end, escapes, function, shape,
                         tuple(sorted({e.lines[0] for e in events[section["at"]:]})))
+
+
+def _about_section(call, start: int, assigned: list[tuple[int, str]]) -> bool:
+    """Whether an out-of-file call named like a release may be ending a read-side section opened at
+    path position `start`: it has no argument (nothing says what it releases), or an argument names
+    a variable assigned inside the section (what a lookup there gave: its put may be the section's
+    end, as a getter's put ends the section its getter took)."""
+    text = " ".join(call.args)
+    if not text.strip():
+        return True
+    return any(pos > start and _mentions(text, name) for pos, name in assigned)
 
 
 def _hand_over(held: list[dict], text: str, indexes: dict) -> None:

@@ -189,3 +189,43 @@ out:
 	cpus_read_unlock();
 	return ret;
 }
+
+/*
+ * The put at the common exit drops a reference taken before the section: it ends no RCU section,
+ * so the goto that skips rcu_read_unlock() leaks it. (A put of what the section looked up may be
+ * the section's end, as a getter's put ends the section its getter took: peer_get_locked() below.)
+ */
+int peer_attr_state(struct peer_attr *attr, int id)
+{
+	struct peer *p;
+	int ret = -ENOENT;
+
+	attr_get(attr);
+	rcu_read_lock();
+	p = list_first_or_null_rcu(&peers, struct peer, node);
+	if (!p || p->id != id)
+		/* ruleid: RCU003 */
+		goto out;
+	ret = p->state;
+	rcu_read_unlock();
+out:
+	attr_put(attr);
+	return ret;
+}
+
+int peer_get_locked(int id)
+{
+	struct peer *p;
+	int ret;
+
+	rcu_read_lock();
+	p = peer_lookup_get(id);
+	if (!p) {
+		rcu_read_unlock();
+		return -ENOENT;
+	}
+	ret = p->state;
+	/* ok: RCU003 */
+	peer_lookup_put(p);
+	return ret;
+}
