@@ -120,13 +120,6 @@ def expression(line: str) -> str | None:
     return text
 
 
-def raised_by(finding: Finding, reply: Reply, related: Iterable[str] = ()) -> bool:
-    """Whether `reply` commented right under the finding's lines (quoted as the last lines of a
-    block), under one of its `related` lines, or under a line that states the same expression as
-    one of the finding's lines (the same check written at another line)."""
-    return _raised(_asked(finding.quoted, tuple(related)), reply)
-
-
 def _asked(quoted: Iterable[str], related: tuple[str, ...]) -> tuple[list[str], list[str], set[str]]:
     """What a reply is matched on for a finding: its lines, its related lines, their expressions."""
     wanted = _meaningful(quoted)
@@ -136,6 +129,9 @@ def _asked(quoted: Iterable[str], related: tuple[str, ...]) -> tuple[list[str], 
 
 
 def _raised(asked: tuple[list[str], list[str], set[str]], reply: Reply) -> bool:
+    """Whether `reply` commented right under the finding's lines (quoted as the last lines of a
+    block), under one of its related lines, or under a line that states the same expression as
+    one of the finding's lines (the same check written at another line)."""
     wanted, others, expressions = asked
     if not wanted and not others:
         return False

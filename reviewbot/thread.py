@@ -52,7 +52,7 @@ class Reply:
         raise AttributeError(f"Reply is immutable: cannot set {name}")
 
     def _key(self) -> tuple:
-        return (self.msgid, *self._fields()[:3], self.date, self.in_reply_to, self._fields()[3])
+        return (self.msgid, self.date, self.in_reply_to, *self._fields())
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Reply) and self._key() == other._key()

@@ -645,7 +645,7 @@ def _takes_lock(name: str, args) -> bool:
 MAY_RELEASE = re.compile(r"unlock|_put\w*$|^put_|release|_end$|_exit$|_done$|_finish$")
 
 
-def _lock_primitive(name: str, args: tuple[str, ...] = ("x",)) -> bool:
+def _lock_primitive(name: str, args: tuple[str, ...]) -> bool:
     """One of the lock calls facts.locks knows, as called with `args` (spin_unlock(&l),
     mutex_unlock(&m), rcu_read_unlock(); and a global lock's wrapper called with no argument,
     rtnl_unlock() or cpus_read_unlock(), which ends no RCU section)."""
